@@ -1,0 +1,57 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv on their own.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/chatter
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: demo demo-tenants test lint unit pg tenants docs bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,docs,redis,tenants]"
+	touch $@
+
+demo: $(VENV)/.installed
+	cd example && ../$(PY) manage.py migrate --noinput
+	cd example && ../$(PY) manage.py demo_users
+	cd example && DJANGO_SETTINGS_MODULE=settings ../$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) asgi:application
+
+demo-tenants: $(VENV)/.installed
+	cd example && CHATTER_DATABASE_URL=$(PG_URL)_tenants CHATTER_REDIS_URL=$(REDIS_URL) \
+		DJANGO_SETTINGS_MODULE=settings_tenants ../$(PY) manage.py demo_tenants
+	cd example && CHATTER_DATABASE_URL=$(PG_URL)_tenants CHATTER_REDIS_URL=$(REDIS_URL) \
+		DJANGO_SETTINGS_MODULE=settings_tenants ../$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) asgi_tenants:application
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check chatter tests example bench
+
+# Fast suite on SQLite + in-memory channel layer; PostgreSQL-only tests are skipped there.
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not browser" --ignore=tests/tenants
+
+# The tests that need the real PostgreSQL server (concurrency) and the real Redis server.
+pg: $(VENV)/.installed
+	CHATTER_DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -m "postgres or redis" --ignore=tests/tenants
+
+# django-tenants on PostgreSQL, with real schemas created once per session.
+tenants: $(VENV)/.installed
+	CHATTER_DATABASE_URL=$(PG_URL)_tenants $(PY) -m pytest -q tests/tenants \
+		--ds=tests.settings_tenants
+
+browser: $(VENV)/.installed
+	$(PY) -m pytest -q -m browser --ignore=tests/tenants
+
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+
+test: lint unit pg tenants browser docs
+
+bench: $(VENV)/.installed
+	$(PY) bench/fanout.py
+
+clean:
+	rm -rf $(VENV) docs/_build example/db.sqlite3 build *.egg-info

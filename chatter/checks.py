@@ -1,0 +1,1 @@
+"""Django system checks for likely misconfigurations of Chatter."""

@@ -1,0 +1,32 @@
+"""Chatter's settings, each with its default, read at call time so tests can override them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # The template every Chatter page extends; it must define the blocks "title" and "content".
+    "CHATTER_BASE_TEMPLATE": "chatter/base.html",
+    # Longest message accepted, in characters (after stripping surrounding white space).
+    "CHATTER_MESSAGE_MAX_LENGTH": 4000,
+    # Messages per history page (the room page and each "load older" step).
+    "CHATTER_PAGE_SIZE": 50,
+    # Most users a user search returns.
+    "CHATTER_USER_SEARCH_LIMIT": 10,
+    # Most members a group room created from the room list may have.
+    "CHATTER_MAX_ROOM_MEMBERS": 50,
+    # Rate limit on sends: at most this many messages per user in each window of seconds.
+    "CHATTER_RATE_LIMIT_MESSAGES": 20,
+    "CHATTER_RATE_LIMIT_SECONDS": 10,
+    # Seconds a "typing" indicator stays up without a new keystroke.
+    "CHATTER_TYPING_TIMEOUT": 5,
+    # Largest websocket text frame the consumer reads, in bytes.
+    "CHATTER_MAX_FRAME_BYTES": 64 * 1024,
+}
+
+
+def get(name: str) -> Any:
+    """Return the project's value of a CHATTER_* setting, or its default."""
+    return getattr(settings, name, DEFAULTS[name])

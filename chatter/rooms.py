@@ -1,0 +1,361 @@
+"""Chatter's domain actions: the one place rooms and messages are created, read and changed.
+
+Views, consumers, management commands and tests all call these functions, so a rule
+(membership, limits, idempotency, ordering) is enforced once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chatter import conf, tenancy
+from chatter.models import Membership, Message, Room
+
+
+class MessageRefused(ValueError):
+    """A message that cannot be stored; ``str(exc)`` is a sentence to show the sender."""
+
+    def __init__(self, message: Any, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class HistoryPage:
+    """Messages in ascending order, and whether older ones exist before the first."""
+
+    messages: list[Message]
+    has_more: bool
+
+    @property
+    def before(self) -> int | None:
+        """The ``before`` value that fetches the next older page, if there is one."""
+        return self.messages[0].seq if self.has_more and self.messages else None
+
+
+@dataclass
+class RoomSummary:
+    """A room as one user sees it in the room list."""
+
+    room: Room
+    membership: Membership
+    others: list[Any] = field(default_factory=list)
+
+    @property
+    def unread(self) -> int:
+        return max(self.room.last_seq - self.membership.last_read_seq, 0)
+
+    @property
+    def title(self) -> str:
+        return room_title(self.room, self.others)
+
+
+# -- rooms -------------------------------------------------------------------------------
+
+
+def _members_key(user_ids: Iterable[Any]) -> str:
+    joined = ",".join(sorted(str(pk) for pk in user_ids))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _validate_users(users: Any) -> list[AbstractBaseUser]:
+    user_model = get_user_model()
+    if isinstance(users, str | bytes | user_model) or not isinstance(users, Iterable):
+        raise TypeError(
+            f"create_room() takes a list of {user_model.__name__} objects, "
+            f"not {type(users).__name__}."
+        )
+    unique: dict[Any, AbstractBaseUser] = {}
+    for user in users:
+        if not isinstance(user, user_model):
+            if getattr(user, "is_anonymous", False) is True:
+                raise ValueError("create_room() cannot put an anonymous user in a room.")
+            raise TypeError(
+                f"create_room() takes {user_model.__name__} objects, "
+                f"got {type(user).__name__}: {user!r}."
+            )
+        if user.pk is None:
+            raise ValueError(f"create_room() got an unsaved user: {user!r}.")
+        unique.setdefault(user.pk, user)
+    if not unique:
+        raise ValueError("create_room() needs at least one user.")
+    return list(unique.values())
+
+
+def create_room(users: Iterable[AbstractBaseUser], name: str = "") -> uuid.UUID:
+    """Return the id of the room whose members are exactly ``users``, creating it if needed.
+
+    Duplicates are ignored and a lazy ``request.user`` is accepted. ``name`` labels a room
+    this call creates; an existing room keeps its name. Concurrent calls for one set of
+    users get one room: the database's unique key on the member set decides.
+    """
+    members = _validate_users(users)
+    name = (name or "").strip()
+    if len(name) > Room._meta.get_field("name").max_length:
+        raise ValueError("create_room() got a room name longer than 100 characters.")
+    key = _members_key(user.pk for user in members)
+    existing = Room.objects.filter(members_key=key).values_list("id", flat=True).first()
+    if existing is not None:
+        return existing
+    found = get_user_model()._default_manager.filter(pk__in=[u.pk for u in members]).count()
+    if found != len(members):
+        raise ValueError("create_room() got a user that is not in the database.")
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(members_key=key, name=name)
+            Membership.objects.bulk_create(Membership(room=room, user=u) for u in members)
+    except IntegrityError:
+        return Room.objects.values_list("id", flat=True).get(members_key=key)
+    return room.id
+
+
+def room_for_member(room_id: Any, user: Any) -> Room:
+    """The room ``room_id`` if ``user`` is a member of it; else ``Room.DoesNotExist``."""
+    if not getattr(user, "is_authenticated", False):
+        raise Room.DoesNotExist
+    try:
+        room_uuid = room_id if isinstance(room_id, uuid.UUID) else uuid.UUID(str(room_id))
+    except ValueError:
+        raise Room.DoesNotExist from None
+    return Room.objects.get(pk=room_uuid, memberships__user=user)
+
+
+def members(room: Room) -> list[Any]:
+    """The room's users, by username."""
+    user_model = get_user_model()
+    return list(
+        user_model._default_manager.filter(chatter_memberships__room=room).order_by(
+            user_model.USERNAME_FIELD
+        )
+    )
+
+
+def display_name(user: Any) -> str:
+    """How a user is named in rooms: full name if set, else the username."""
+    if user is None:
+        return str(_("Deleted user"))
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or user.get_username()
+
+
+def room_title(room: Room, others: list[Any]) -> str:
+    """A room's name, or the names of the other members, or "Notes" for a one-user room."""
+    if room.name:
+        return room.name
+    if not others:
+        return str(_("Notes to self"))
+    return ", ".join(display_name(u) for u in others)
+
+
+def rooms_for(user: Any) -> list[RoomSummary]:
+    """The user's rooms, most recent activity first, with unread counts: three queries."""
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("room", "room__last_message", "room__last_message__sender")
+        .order_by("-room__updated_at", "-room__created_at")
+    )
+    room_ids = [m.room_id for m in memberships]
+    others: dict[Any, list[Any]] = {rid: [] for rid in room_ids}
+    for other in (
+        Membership.objects.filter(room_id__in=room_ids)
+        .exclude(user=user)
+        .select_related("user")
+        .order_by("user__" + get_user_model().USERNAME_FIELD)
+    ):
+        others[other.room_id].append(other.user)
+    return [RoomSummary(room=m.room, membership=m, others=others[m.room_id]) for m in memberships]
+
+
+def summary_for(room: Room, user: Any) -> RoomSummary:
+    """One room's summary for one user (the room list entry after a change)."""
+    membership = Membership.objects.select_related(
+        "room", "room__last_message", "room__last_message__sender"
+    ).get(room=room, user=user)
+    others = [u for u in members(room) if u.pk != user.pk]
+    return RoomSummary(room=membership.room, membership=membership, others=others)
+
+
+def unread_counts(user: Any) -> dict[uuid.UUID, int]:
+    """Unread messages per room for ``user``: one query."""
+    return {
+        room_id: max(last - read, 0)
+        for room_id, last, read in Membership.objects.filter(user=user).values_list(
+            "room_id", "room__last_seq", "last_read_seq"
+        )
+    }
+
+
+def total_unread(user: Any) -> int:
+    return sum(unread_counts(user).values())
+
+
+def search_users(query: str, exclude: Any = None, limit: int | None = None) -> list[Any]:
+    """Users whose username, first or last name contains ``query``; at most ``limit``."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    limit = limit or conf.get("CHATTER_USER_SEARCH_LIMIT")
+    user_model = get_user_model()
+    username_field = user_model.USERNAME_FIELD
+    condition = Q(**{f"{username_field}__icontains": query})
+    field_names = {f.name for f in user_model._meta.get_fields()}
+    for extra in ("first_name", "last_name"):
+        if extra in field_names:
+            condition |= Q(**{f"{extra}__icontains": query})
+    qs = user_model._default_manager.filter(condition)
+    if "is_active" in field_names:
+        qs = qs.filter(is_active=True)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return list(qs.order_by(username_field)[:limit])
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def clean_text(text: Any) -> str:
+    """Normalise line endings and strip surrounding white space."""
+    if not isinstance(text, str):
+        raise MessageRefused(_("A message must be text."), code="invalid")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+
+
+def _parse_client_id(client_id: Any) -> uuid.UUID | None:
+    if client_id in (None, ""):
+        return None
+    try:
+        return client_id if isinstance(client_id, uuid.UUID) else uuid.UUID(str(client_id))
+    except ValueError:
+        raise MessageRefused(_("This message has a malformed id."), code="invalid") from None
+
+
+def _check_rate(user: Any) -> None:
+    limit = conf.get("CHATTER_RATE_LIMIT_MESSAGES")
+    window = conf.get("CHATTER_RATE_LIMIT_SECONDS")
+    if not limit or not window:
+        return
+    bucket = int(timezone.now().timestamp() // window)
+    key = f"{tenancy.group_prefix(tenancy.current_schema())}:rate:{user.pk}:{bucket}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        count = 1
+    if count > limit:
+        raise MessageRefused(
+            _("You are sending messages too fast. Wait a few seconds and try again."),
+            code="rate_limited",
+        )
+
+
+def send_message(
+    room: Room, author: Any, text: Any, client_id: Any = None
+) -> tuple[Message, bool]:
+    """Store a message from ``author`` in ``room``; return ``(message, created)``.
+
+    The text is stripped and must be 1 to ``CHATTER_MESSAGE_MAX_LENGTH`` characters. A
+    repeated ``client_id`` returns the message stored the first time, with
+    ``created=False``. Raises :class:`MessageRefused` (nothing stored) otherwise.
+    """
+    text = clean_text(text)
+    if not text:
+        raise MessageRefused(_("Write something first."), code="empty")
+    max_length = conf.get("CHATTER_MESSAGE_MAX_LENGTH")
+    if len(text) > max_length:
+        raise MessageRefused(
+            _("This message is too long: %(length)d characters, at most %(max)d.")
+            % {"length": len(text), "max": max_length},
+            code="too_long",
+        )
+    cid = _parse_client_id(client_id)
+    if cid is not None:
+        existing = _existing(room, author, cid)
+        if existing is not None:
+            return existing, False
+    if not Membership.objects.filter(room=room, user=author).exists():
+        raise MessageRefused(_("You are not a member of this room."), code="not_member")
+    _check_rate(author)
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1, updated_at=now)
+            seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+            message = Message.objects.create(
+                room=room, sender=author, text=text, client_id=cid, seq=seq
+            )
+            Room.objects.filter(pk=room.pk).update(last_message=message)
+            Membership.objects.filter(room=room, user=author).update(last_read_seq=seq)
+    except IntegrityError:
+        existing = _existing(room, author, cid) if cid is not None else None
+        if existing is None:
+            raise
+        return existing, False
+    room.last_seq, room.updated_at, room.last_message = seq, now, message
+    return message, True
+
+
+def _existing(room: Room, author: Any, cid: uuid.UUID) -> Message | None:
+    return (
+        Message.objects.select_related("sender")
+        .filter(room=room, sender=author, client_id=cid)
+        .first()
+    )
+
+
+def mark_read(room: Room, user: Any, seq: int | None = None) -> int | None:
+    """Mark ``room`` read by ``user`` up to ``seq`` (default: the newest message).
+
+    Read state only moves forward. Returns the new read position, or None if nothing
+    changed.
+    """
+    last = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
+    if last is None:
+        return None
+    target = last if seq is None else max(0, min(int(seq), last))
+    changed = Membership.objects.filter(room=room, user=user, last_read_seq__lt=target).update(
+        last_read_seq=target
+    )
+    return target if changed else None
+
+
+def seen_by(room: Room, seq: int, exclude: Any = None) -> list[Any]:
+    """Members (other than ``exclude``) who have read message ``seq``."""
+    qs = Membership.objects.filter(room=room, last_read_seq__gte=seq).select_related("user")
+    if exclude is not None:
+        qs = qs.exclude(user=exclude)
+    return [m.user for m in qs.order_by("user__" + get_user_model().USERNAME_FIELD)]
+
+
+def history(room: Room, before: int | None = None, limit: int | None = None) -> HistoryPage:
+    """The page of messages just older than ``before`` (default: the newest), by keyset."""
+    limit = limit or conf.get("CHATTER_PAGE_SIZE")
+    qs = Message.objects.filter(room=room).select_related("sender").order_by("-seq")
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    rows = list(qs[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return HistoryPage(messages=rows, has_more=has_more)
+
+
+def messages_after(room: Room, after: int, limit: int = 500) -> list[Message]:
+    """Messages newer than sequence ``after``, oldest first (what a resuming client missed)."""
+    return list(
+        Message.objects.filter(room=room, seq__gt=after)
+        .select_related("sender")
+        .order_by("seq")[:limit]
+    )
