@@ -10,5 +10,5 @@ class ChatterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Register the system checks."""
-        from chatter import checks  # noqa: F401
+        """Register the system checks and signal receivers."""
+        from chatter import checks, signals  # noqa: F401

@@ -1,0 +1,326 @@
+/* Chatter's client: the few lines htmx's ws extension leaves to us.
+ *
+ * It resumes after (re)connects, gives each send a fresh client id, clears and restores
+ * the composer, keeps the message list ordered and free of duplicates, keeps the scroll
+ * position, and shows the connection state. No inline handlers: htmx runs with
+ * allowEval and allowScriptTags off.
+ */
+(function () {
+  "use strict";
+
+  var socket = null; // the ws extension's socketWrapper of this page
+  var pending = {}; // client_id -> text, until the server confirms or refuses
+  var typingTimer = null;
+  var lastTyping = 0;
+  var wasAtBottom = true;
+  var olderAnchor = null;
+
+  function $(id) { return document.getElementById(id); }
+  function list() { return $("chatter-messages"); }
+  function me() { var r = $("chatter-room"); return r ? r.getAttribute("data-me") : ""; }
+
+  function uuid4() {
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function scroller() {
+    var l = list();
+    if (!l) return null;
+    return l.closest("[data-chatter-scroll]") || l;
+  }
+  function atBottom() {
+    var s = scroller();
+    return !s || s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+  }
+  function toBottom() {
+    var s = scroller();
+    if (s) s.scrollTop = s.scrollHeight;
+    var pill = $("chatter-new-pill");
+    if (pill) pill.hidden = true;
+  }
+
+  function send(data) {
+    if (socket) socket.send(JSON.stringify(data));
+  }
+
+  /* -- the message list: order, duplicates, gaps, grouping ------------------------------ */
+
+  function messages() {
+    var l = list();
+    return l ? Array.prototype.slice.call(l.querySelectorAll(":scope > .chatter-msg")) : [];
+  }
+
+  function seqOf(el) { return parseInt(el.getAttribute("data-seq"), 10) || 0; }
+
+  // Remove repeated messages and put late ones in their place; return the highest
+  // sequence up to which the list has no hole (what a resume asks after).
+  function normalise() {
+    var l = list();
+    if (!l) return 0;
+    var seen = {};
+    var items = messages();
+    items.forEach(function (el) {
+      var s = seqOf(el);
+      if (seen[s]) el.remove(); else seen[s] = el;
+    });
+    items = messages();
+    for (var i = 1; i < items.length; i++) {
+      if (seqOf(items[i]) < seqOf(items[i - 1])) {
+        var el = items[i];
+        var j = i - 1;
+        while (j >= 0 && seqOf(items[j]) > seqOf(el)) j--;
+        l.insertBefore(el, j >= 0 ? items[j].nextSibling : l.firstChild);
+        items = messages();
+      }
+    }
+    var base = parseInt(l.getAttribute("data-last-seq"), 10) || 0;
+    var contiguous = base;
+    items.forEach(function (el) {
+      var s = seqOf(el);
+      if (s === contiguous + 1) contiguous = s;
+    });
+    if (items.length && seqOf(items[items.length - 1]) < base) contiguous = base;
+    l.setAttribute("data-last-seq", String(Math.max(contiguous, base)));
+    decorate(items);
+    return Math.max(contiguous, base);
+  }
+
+  function highest() {
+    var items = messages();
+    return items.length ? seqOf(items[items.length - 1]) : 0;
+  }
+
+  function dayLabel(date) {
+    var today = new Date();
+    var start = function (d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()); };
+    var days = Math.round((start(date) - start(today)) / 86400000);
+    if (days === 0 || days === -1) {
+      var rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(days, "day");
+      return rel.charAt(0).toUpperCase() + rel.slice(1);
+    }
+    return date.toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+  }
+
+  // Local times, day separators, and one name over consecutive messages of one sender.
+  function decorate(items) {
+    var l = list();
+    l.querySelectorAll(":scope > .chatter-day").forEach(function (d) { d.remove(); });
+    var prev = null;
+    items.forEach(function (el) {
+      var when = new Date(el.getAttribute("data-time"));
+      var time = el.querySelector("time");
+      if (time && !isNaN(when)) {
+        time.textContent = when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+        time.title = when.toLocaleString();
+      }
+      var prevWhen = prev ? new Date(prev.getAttribute("data-time")) : null;
+      var newDay = !prevWhen || prevWhen.toDateString() !== when.toDateString();
+      if (newDay && !isNaN(when)) {
+        var sep = document.createElement("div");
+        sep.className = "chatter-day";
+        sep.setAttribute("role", "separator");
+        sep.textContent = dayLabel(when);
+        l.insertBefore(sep, el);
+      }
+      var cont = !newDay && prev && prev.getAttribute("data-sender") === el.getAttribute("data-sender") &&
+        when - prevWhen < 5 * 60 * 1000;
+      el.classList.toggle("chatter-msg--cont", !!cont);
+      el.classList.toggle("chatter-msg--mine", el.getAttribute("data-sender") === me());
+      prev = el;
+    });
+    var seenLine = $("chatter-seen");
+    if (seenLine) {
+      var last = items[items.length - 1];
+      var mine = last && last.getAttribute("data-sender") === me();
+      var names = seenLine.querySelectorAll(".chatter-seen-name:not([data-user='" + me() + "'])");
+      seenLine.hidden = !(mine && names.length && seenLine.getAttribute("data-seq") === String(seqOf(last)));
+    }
+  }
+
+  /* -- the room list ---------------------------------------------------------------------- */
+
+  function tidyRooms() {
+    var rooms = $("chatter-rooms");
+    if (!rooms) return;
+    var seen = {};
+    Array.prototype.forEach.call(rooms.querySelectorAll(":scope > li[id]"), function (li) {
+      if (seen[li.id]) li.remove(); else seen[li.id] = true;
+    });
+    var room = $("chatter-room");
+    var active = room ? "chatter-room-" + room.getAttribute("data-room").replace(/-/g, "") : "";
+    Array.prototype.forEach.call(rooms.querySelectorAll(":scope > li[id]"), function (li) {
+      if (li.id === active) {
+        li.classList.add("chatter-room-item--active");
+        var link = li.querySelector("a");
+        if (link) link.setAttribute("aria-current", "page");
+        var badge = li.querySelector(".chatter-badge");
+        if (badge && document.visibilityState === "visible") badge.hidden = true;
+      }
+    });
+    var empty = $("chatter-rooms-empty");
+    if (empty && rooms.querySelector("li[id]")) empty.hidden = true;
+  }
+
+  /* -- reading ---------------------------------------------------------------------------- */
+
+  function markRead() {
+    if (!list() || document.visibilityState !== "visible" || !atBottom()) return;
+    var top = highest();
+    var read = parseInt(list().getAttribute("data-read-seq"), 10) || 0;
+    if (top > read) {
+      list().setAttribute("data-read-seq", String(top));
+      send({ type: "read", seq: top });
+    }
+  }
+
+  /* -- status ----------------------------------------------------------------------------- */
+
+  function status(state, code) {
+    var el = $("chatter-status");
+    if (!el) return;
+    var key = code ? "data-text-" + code : "data-text-" + state;
+    el.setAttribute("data-state", state);
+    el.textContent = el.getAttribute(key) || el.getAttribute("data-text-" + state) || "";
+  }
+
+  /* -- htmx events ------------------------------------------------------------------------ */
+
+  document.addEventListener("htmx:wsConnecting", function () {
+    status(socket ? "reconnecting" : "connecting");
+  });
+
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    socket = evt.detail.socketWrapper;
+    status("connected");
+    if (list()) {
+      socket.sendImmediately(JSON.stringify({ type: "resume", after: normalise() }));
+      markRead();
+    }
+  });
+
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail.event && evt.detail.event.code;
+    if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) status("reconnecting");
+    else status("closed", code >= 4000 ? code : "");
+  });
+
+  document.addEventListener("htmx:wsConfigSend", function (evt) {
+    var params = evt.detail.parameters;
+    var text = (params.text || "").trim();
+    if (!text) { evt.preventDefault(); return; }
+    var id = uuid4();
+    params.client_id = id;
+    params.type = "send";
+    delete params.csrfmiddlewaretoken;
+    evt.detail.headers = null;
+    pending[id] = params.text;
+    var box = $("chatter-text");
+    if (box) box.value = "";
+    wasAtBottom = true;
+  });
+
+  document.addEventListener("htmx:wsBeforeMessage", function () {
+    wasAtBottom = wasAtBottom || atBottom();
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var before = highest();
+    var contiguous = normalise();
+    tidyRooms();
+    var error = $("chatter-composer-error");
+    if (error) {
+      var failed = error.getAttribute("data-client-id");
+      if (failed && pending[failed] !== undefined) {
+        var box = $("chatter-text");
+        if (box && !box.value) box.value = pending[failed];
+        delete pending[failed];
+      }
+      var ok = error.getAttribute("data-sent");
+      if (ok) delete pending[ok];
+    }
+    var typing = $("chatter-typing");
+    if (typing && typing.textContent.trim()) {
+      clearTimeout(typingTimer);
+      var seconds = parseInt(typing.getAttribute("data-timeout"), 10) || 5;
+      typingTimer = setTimeout(function () { typing.textContent = ""; }, seconds * 1000);
+    }
+    var top = highest();
+    if (top > before && typing) {
+      var last = messages()[messages().length - 1];
+      if (last && last.getAttribute("data-sender") === typing.getAttribute("data-user")) {
+        typing.textContent = "";
+      }
+    }
+    if (top > contiguous) send({ type: "resume", after: contiguous });
+    if (wasAtBottom) toBottom();
+    else if (top > before) {
+      var pill = $("chatter-new-pill");
+      if (pill) pill.hidden = false;
+    }
+    wasAtBottom = false;
+    markRead();
+  });
+
+  // Older history: keep the reader's place when messages are added above.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (target && target.id === "chatter-older") {
+      var s = scroller();
+      olderAnchor = s ? { height: s.scrollHeight, top: s.scrollTop } : null;
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!olderAnchor) return;
+    var s = scroller();
+    normalise();
+    if (s) s.scrollTop = olderAnchor.top + (s.scrollHeight - olderAnchor.height);
+    olderAnchor = null;
+  });
+
+  document.addEventListener("visibilitychange", markRead);
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.target.id !== "chatter-text") return;
+    if (evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
+      evt.preventDefault();
+      evt.target.form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("input", function (evt) {
+    if (evt.target.id !== "chatter-text" || !evt.target.value.trim()) return;
+    var now = Date.now();
+    if (now - lastTyping > 2000) {
+      lastTyping = now;
+      if (socket) send({ type: "typing" });
+    }
+  });
+
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest && evt.target.closest("#chatter-new-pill")) toBottom();
+  });
+
+  function start() {
+    normalise();
+    tidyRooms();
+    toBottom();
+    var s = scroller();
+    if (s) {
+      s.addEventListener("scroll", function () {
+        if (atBottom()) {
+          var pill = $("chatter-new-pill");
+          if (pill) pill.hidden = true;
+          markRead();
+        }
+      });
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,285 @@
+"""ChatConsumer through the real ASGI stack (origin check, sessions, auth), on committed data."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from chatter import rooms
+from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN
+from chatter.models import Message, Room
+from chatter.routing import websocket_urlpatterns
+from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOST = "testserver"
+application = SameHostOriginValidator(ChatterMTMiddlewareStack(URLRouter(websocket_urlpatterns)))
+SEQ = re.compile(r'id="chatter-msg-(\d+)"')
+
+
+def make_user(username: str) -> object:
+    return get_user_model().objects.create_user(username, password="pw")
+
+
+def cookie_for(user: object) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def connect(
+    path: str, cookie: str | None = None, origin: str = f"http://{HOST}"
+) -> tuple[WebsocketCommunicator, bool, object]:
+    headers = [(b"host", HOST.encode()), (b"origin", origin.encode())]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    accepted, detail = await comm.connect()
+    return comm, accepted, detail
+
+
+async def close_code(comm: WebsocketCommunicator) -> int:
+    out = await comm.receive_output(timeout=2)
+    assert out["type"] == "websocket.close"
+    return out["code"]
+
+
+async def frames_until(comm: WebsocketCommunicator, predicate, timeout: float = 3) -> list[str]:
+    """Collect text frames until ``predicate(all_text)`` holds."""
+    got: list[str] = []
+    async with asyncio.timeout(timeout):
+        while not predicate("".join(got)):
+            got.append(await comm.receive_from(timeout=timeout))
+    return got
+
+
+def seqs(text: str) -> list[int]:
+    return [int(s) for s in SEQ.findall(text)]
+
+
+async def quiet(comm: WebsocketCommunicator) -> None:
+    assert await comm.receive_nothing(timeout=0.2)
+
+
+@pytest.fixture
+def pair(db):
+    alice, bob = make_user("alice"), make_user("bob")
+    room = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    return alice, bob, room
+
+
+async def open_room(user: object, room: Room, after: int = 0) -> WebsocketCommunicator:
+    cookie = await sync_to_async(cookie_for)(user)
+    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    assert accepted
+    await comm.send_json_to({"type": "resume", "after": after})
+    return comm
+
+
+async def test_anonymous_is_closed_4401(pair):
+    _, _, room = pair
+    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/")
+    assert accepted
+    assert await close_code(comm) == NOT_LOGGED_IN
+
+
+async def test_unknown_room_is_closed_4404(pair):
+    alice, _, _ = pair
+    cookie = await sync_to_async(cookie_for)(alice)
+    comm, accepted, _ = await connect(f"/ws/chatter/{uuid.uuid4()}/", cookie)
+    assert accepted
+    assert await close_code(comm) == NOT_FOUND
+
+
+async def test_non_member_is_closed_4403(pair):
+    _, _, room = pair
+    carol = await sync_to_async(make_user)("carol")
+    cookie = await sync_to_async(cookie_for)(carol)
+    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    assert accepted
+    assert await close_code(comm) == FORBIDDEN
+
+
+async def test_foreign_origin_is_refused(pair):
+    alice, _, room = pair
+    cookie = await sync_to_async(cookie_for)(alice)
+    comm, _, _ = await connect(f"/ws/chatter/{room.pk}/", cookie, origin="http://evil.example")
+    assert await close_code(comm) == FORBIDDEN
+
+
+async def test_send_reaches_both_members_once(pair):
+    alice, bob, room = pair
+    a, b = await open_room(alice, room), await open_room(bob, room)
+    cid = str(uuid.uuid4())
+    await a.send_json_to({"text": "hello bob", "client_id": cid, "HEADERS": {}})
+    got_b = "".join(await frames_until(b, lambda t: "chatter-msg-1" in t))
+    assert "hello bob" in got_b
+    got_a = "".join(await frames_until(a, lambda t: "chatter-msg-1" in t))
+    assert f'data-sent="{cid}"' in got_a
+    assert seqs(got_a) == [1]
+    assert await sync_to_async(Message.objects.filter(room=room).count)() == 1
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_frames_are_inert(pair):
+    alice, bob, room = pair
+    a, b = await open_room(alice, room), await open_room(bob, room)
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)> <b hx-get="/x">{{ 7*7 }}</b>'
+    await a.send_json_to({"text": evil, "client_id": str(uuid.uuid4())})
+    text = "".join(await frames_until(b, lambda t: "chatter-msg-1" in t))
+    assert "<script>" not in text and "<img" not in text and '<b hx-get="/x">' not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in text
+    assert "{{ 7*7 }}" in text
+    assert "hx-disable" in text
+    await a.disconnect()
+    await b.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"), [("   ", "Write something first"), ("x" * 5000, "too long")]
+)
+async def test_refused_send_keeps_the_socket(pair, text, needle):
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    cid = str(uuid.uuid4())
+    await a.send_json_to({"text": text, "client_id": cid})
+    frame = await a.receive_from(timeout=2)
+    assert needle in frame and f'data-client-id="{cid}"' in frame
+    await a.send_json_to({"text": "still here", "client_id": str(uuid.uuid4())})
+    await frames_until(a, lambda t: "still here" in t)
+    assert await sync_to_async(Message.objects.filter(room=room).count)() == 1
+    await a.disconnect()
+
+
+async def test_oversized_frame_is_refused_not_closed(pair, settings):
+    settings.CHATTER_MAX_FRAME_BYTES = 100
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    await a.send_json_to({"text": "y" * 200})
+    assert "too large" in await a.receive_from(timeout=2)
+    await a.disconnect()
+
+
+async def test_resend_of_a_client_id_stores_and_shows_once(pair):
+    alice, bob, room = pair
+    a, b = await open_room(alice, room), await open_room(bob, room)
+    frame = {"text": "once", "client_id": str(uuid.uuid4())}
+    await a.send_json_to(frame)
+    await frames_until(b, lambda t: "chatter-msg-1" in t and "chatter-room-" in t)
+    await a.send_json_to(frame)
+    await a.send_json_to(frame)
+    got = "".join(await frames_until(a, lambda t: t.count("data-sent") == 3))
+    assert seqs(got) == [1]
+    await quiet(b)
+    assert await sync_to_async(Message.objects.filter(room=room).count)() == 1
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_resume_after_a_gap_of_50(pair):
+    alice, bob, room = pair
+
+    def fill() -> None:
+        for i in range(55):
+            rooms.send_message(room, alice, f"m{i}")
+
+    await sync_to_async(fill)()
+    b = await open_room(bob, room, after=5)
+    got = "".join(await frames_until(b, lambda t: "chatter-msg-55" in t))
+    assert seqs(got) == list(range(6, 56))
+    await quiet(b)
+    await b.disconnect()
+
+
+async def test_dropped_doorbell_is_filled_from_the_database(pair):
+    """Messages whose group send never came arrive, in order, before the next one."""
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+    await quiet(b)
+
+    def silent() -> None:
+        for i in range(3):
+            rooms.send_message(room, alice, f"silent {i}")
+
+    await sync_to_async(silent)()
+    a = await open_room(alice, room, after=3)
+    await a.send_json_to({"text": "loud", "client_id": str(uuid.uuid4())})
+    got = "".join(await frames_until(b, lambda t: "chatter-msg-4" in t))
+    assert seqs(got) == [1, 2, 3, 4]
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_room_list_and_unread_reach_the_other_member(pair):
+    alice, bob, room = pair
+    cookie = await sync_to_async(cookie_for)(bob)
+    lobby, accepted, _ = await connect("/ws/chatter/", cookie)
+    assert accepted
+    a = await open_room(alice, room)
+    await a.send_json_to({"text": "ping", "client_id": str(uuid.uuid4())})
+    got = "".join(await frames_until(lobby, lambda t: f"chatter-room-{room.pk.hex}" in t))
+    assert 'hx-swap-oob="afterbegin:#chatter-rooms"' in got
+    assert "ping" in got
+    assert re.search(r'class="chatter-badge[^"]*"[^>]*>\s*1\s*<', got)
+    await a.disconnect()
+    await lobby.disconnect()
+
+
+async def test_read_updates_seen_by_and_badges(pair):
+    alice, bob, room = pair
+    a, b = await open_room(alice, room), await open_room(bob, room)
+    await a.send_json_to({"text": "did you see", "client_id": str(uuid.uuid4())})
+    await frames_until(b, lambda t: "chatter-msg-1" in t)
+    await b.send_json_to({"type": "read", "seq": 1})
+    got = "".join(await frames_until(a, lambda t: "Seen by" in t))
+    assert 'id="chatter-seen"' in got and ">bob<" in got
+    membership = await sync_to_async(room.memberships.get)(user=bob)
+    assert membership.last_read_seq == 1
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_typing_is_shown_to_others_not_self(pair):
+    alice, bob, room = pair
+    a, b = await open_room(alice, room), await open_room(bob, room)
+    await a.send_json_to({"type": "typing"})
+    got = await b.receive_from(timeout=2)
+    assert "alice is typing" in got and 'id="chatter-typing"' in got
+    await quiet(a)
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_logout_closes_the_sessions_sockets(pair):
+    alice, _, room = pair
+    client = Client()
+    await sync_to_async(client.force_login)(alice)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    assert accepted
+    await sync_to_async(client.post)("/logout/")
+    assert await close_code(comm) == NOT_LOGGED_IN
+
+
+async def test_garbage_frames_are_ignored(pair):
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    await a.send_to(text_data="not json")
+    await a.send_to(text_data="[1,2]")
+    await a.send_json_to({"type": "resume", "after": "x"})
+    await a.send_json_to({"type": "read", "seq": "x"})
+    await quiet(a)
+    await a.send_json_to({"text": "fine", "client_id": "not-a-uuid"})
+    assert "malformed" in await a.receive_from(timeout=2)
+    await a.disconnect()
