@@ -23,7 +23,7 @@ demo-tenants: $(VENV)/.installed
 	cd example && CHATTER_DATABASE_URL=$(PG_URL)_tenants CHATTER_REDIS_URL=$(REDIS_URL) \
 		DJANGO_SETTINGS_MODULE=settings_tenants ../$(PY) manage.py demo_tenants
 	cd example && CHATTER_DATABASE_URL=$(PG_URL)_tenants CHATTER_REDIS_URL=$(REDIS_URL) \
-		DJANGO_SETTINGS_MODULE=settings_tenants ../$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) asgi_tenants:application
+		DJANGO_SETTINGS_MODULE=settings_tenants ../$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) asgi:application
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -51,7 +51,7 @@ docs: $(VENV)/.installed
 test: lint unit pg tenants browser docs
 
 bench: $(VENV)/.installed
-	$(PY) bench/fanout.py
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) docs/_build example/db.sqlite3 build *.egg-info

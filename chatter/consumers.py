@@ -123,7 +123,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             after = max(int(data.get("after") or 0), 0)
         except (TypeError, ValueError):
             return
-        self.last_sent = after
+        self.last_sent = min(after, await self.db(_last_seq, self.room))
         await self.deliver_upto(None)
 
     async def on_read(self, data: dict[str, Any]) -> None:
@@ -209,6 +209,10 @@ def _read(room: Room, user: Any, seq: int | None, schema_name: str) -> list[live
     if rooms.mark_read(room, user, seq) is None:
         return []
     return live.read_events(room, user, schema_name)
+
+
+def _last_seq(room: Room) -> int:
+    return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
 
 
 def _missed(room: Room, after: int, upto: int | None) -> list[Any] | None:

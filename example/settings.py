@@ -114,3 +114,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The demo keeps Chatter's rate limit; benchmarks lift it through the environment.
+CHATTER_RATE_LIMIT_MESSAGES = int(os.environ.get("CHATTER_RATE_LIMIT_MESSAGES", "20"))

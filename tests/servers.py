@@ -1,0 +1,141 @@
+"""Real servers for tests and benchmarks: a fresh PostgreSQL database and Daphne processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/7"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(database: str, redis_url: str | None = REDIS_URL, **extra: str) -> dict[str, str]:
+    """Environment of the demo project on PostgreSQL ``database`` (and Redis, if given)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATTER_")}
+    env.update(
+        PYTHONPATH=f"{EXAMPLE}{os.pathsep}{ROOT}",
+        DJANGO_SETTINGS_MODULE="settings",
+        CHATTER_DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",
+        CHATTER_DEBUG="0",
+        **extra,
+    )
+    if redis_url:
+        env["CHATTER_REDIS_URL"] = redis_url
+    return env
+
+
+def recreate_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run ``manage.py`` of the demo; fail loudly with its output."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+SETUP_SCRIPT = """
+import json, django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from chatter.rooms import create_room
+names = {names!r}
+users = []
+for name in names:
+    user, _ = get_user_model().objects.get_or_create(username=name)
+    user.set_password("pw"); user.save(); users.append(user)
+room = create_room(users)
+cookies = {{}}
+for user in users:
+    client = Client()
+    client.force_login(user)
+    cookies[user.username] = client.cookies["sessionid"].value
+print(json.dumps({{"room": str(room), "cookies": cookies}}))
+"""
+
+
+def prepare_chat(env: dict[str, str], names: tuple[str, ...] = ("alice", "bob")) -> dict:
+    """Migrate, create users in one room, and log them in: ``{"room", "cookies"}``."""
+    manage(env, "migrate", "--noinput")
+    done = subprocess.run(
+        [sys.executable, "-c", SETUP_SCRIPT.format(names=list(names))],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def daphne(env: dict[str, str], port: int | None = None) -> Iterator[int]:
+    """Serve the demo with Daphne on ``port`` until the block ends; yields the port."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "asgi:application"],
+        cwd=EXAMPLE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/login/", proc)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def ws_headers(port: int, cookie: str) -> dict[str, str]:
+    return {"Origin": f"http://127.0.0.1:{port}", "Cookie": f"sessionid={cookie}"}

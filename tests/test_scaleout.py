@@ -1,0 +1,70 @@
+"""Two Daphne processes sharing channels-redis: one chat, whichever process a client hits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+
+import pytest
+import websockets
+
+from tests import servers
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+
+@pytest.fixture(scope="module")
+def chat():
+    servers.recreate_database("chatter_scaleout")
+    env = servers.server_env("chatter_scaleout")
+    info = servers.prepare_chat(env)
+    with servers.daphne(env) as port_a, servers.daphne(env) as port_b:
+        yield env, info, port_a, port_b
+
+
+async def open_socket(port: int, room: str, cookie: str):
+    ws = await websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/chatter/{room}/",
+        additional_headers=servers.ws_headers(port, cookie),
+    )
+    await ws.send(json.dumps({"type": "resume", "after": 0}))
+    return ws
+
+
+async def until(ws, needle: str, timeout: float = 5) -> str:
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while needle not in seen:
+            seen += await ws.recv()
+    return seen
+
+
+def test_message_crosses_processes(chat):
+    _, info, port_a, port_b = chat
+
+    async def run() -> None:
+        a = await open_socket(port_a, info["room"], info["cookies"]["alice"])
+        b = await open_socket(port_b, info["room"], info["cookies"]["bob"])
+        text = f"across processes {uuid.uuid4()}"
+        await a.send(json.dumps({"text": text, "client_id": str(uuid.uuid4())}))
+        got = await until(b, text)
+        assert re.search(r'id="chatter-msg-\d+"', got)
+        await a.close()
+        await b.close()
+
+    asyncio.run(run())
+
+
+def test_chatter_send_reaches_a_connected_client(chat):
+    env, info, port_a, _ = chat
+
+    async def run() -> None:
+        b = await open_socket(port_a, info["room"], info["cookies"]["bob"])
+        text = f"from the command line {uuid.uuid4()}"
+        await asyncio.to_thread(servers.manage, env, "chatter_send", info["room"], "alice", text)
+        await until(b, text)
+        await b.close()
+
+    asyncio.run(run())
