@@ -1,1 +1,226 @@
-"""Django system checks for likely misconfigurations of Chatter."""
+"""Django system checks for likely misconfigurations of Chatter.
+
+Ids: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
+ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
+setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
+CHATTER_MAX_FRAME_BYTES too small for the longest message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
+from django.utils.translation import gettext as _
+
+from chatter import conf
+
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+LAYERS_HINT = (
+    "For one process: CHANNEL_LAYERS = {'default': {'BACKEND': "
+    "'channels.layers.InMemoryChannelLayer'}}. For several processes: CHANNEL_LAYERS = "
+    "{'default': {'BACKEND': 'channels_redis.core.RedisChannelLayer', "
+    "'CONFIG': {'hosts': ['redis://127.0.0.1:6379/0']}}}."
+)
+
+
+@register()
+def check_apps(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Chatter needs channels and django_htmx installed, and daphne for runserver."""
+    messages: list[CheckMessage] = []
+    if not apps.is_installed("channels"):
+        messages.append(
+            Error(
+                _('"channels" is not in INSTALLED_APPS.'),
+                hint=_('Chatter\'s live updates run on Django Channels: add "channels".'),
+                id="chatter.E001",
+            )
+        )
+    if not apps.is_installed("daphne"):
+        messages.append(
+            Warning(
+                _('"daphne" is not in INSTALLED_APPS: runserver will not serve websockets.'),
+                hint=_(
+                    'Add "daphne" at the top of INSTALLED_APPS, or serve the project with an '
+                    "ASGI server such as daphne."
+                ),
+                id="chatter.W002",
+            )
+        )
+    else:
+        names = list(settings.INSTALLED_APPS)
+        daphne = _index(names, "daphne")
+        static = _index(names, "django.contrib.staticfiles")
+        if daphne is not None and static is not None and daphne > static:
+            messages.append(
+                Warning(
+                    _('"daphne" comes after "django.contrib.staticfiles" in INSTALLED_APPS.'),
+                    hint=_(
+                        'Put "daphne" before it, or staticfiles\' runserver (without '
+                        "websockets) is used."
+                    ),
+                    id="chatter.W003",
+                )
+            )
+    if not apps.is_installed("django_htmx"):
+        messages.append(
+            Error(
+                _('"django_htmx" is not in INSTALLED_APPS.'),
+                hint=_(
+                    "Chatter's templates use {% htmx_script %} from django-htmx: add "
+                    '"django_htmx" to INSTALLED_APPS.'
+                ),
+                id="chatter.E006",
+            )
+        )
+    return messages
+
+
+def _index(names: list[str], app: str) -> int | None:
+    for i, name in enumerate(names):
+        if name == app or name.startswith(app + ".apps."):
+            return i
+    return None
+
+
+@register()
+def check_channels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A default channel layer and an ASGI application must be configured."""
+    messages: list[CheckMessage] = []
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    if not isinstance(layers, dict) or not isinstance(layers.get("default"), dict):
+        messages.append(
+            Error(
+                _('CHANNEL_LAYERS has no "default" layer: messages would not reach other users.'),
+                hint=LAYERS_HINT,
+                id="chatter.E004",
+            )
+        )
+    elif layers["default"].get("BACKEND") == IN_MEMORY_LAYER and not settings.DEBUG:
+        messages.append(
+            Warning(
+                _("The default channel layer is InMemoryChannelLayer while DEBUG is False."),
+                hint=_(
+                    "It is not shared between processes: with more than one server process, "
+                    "users see each other's messages only after a reload. Use "
+                    "channels_redis.core.RedisChannelLayer."
+                ),
+                id="chatter.W007",
+            )
+        )
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        messages.append(
+            Error(
+                _("ASGI_APPLICATION is not set."),
+                hint=_(
+                    "Point it at your asgi.py's application, e.g. ASGI_APPLICATION = "
+                    '"mysite.asgi.application", and route "ws/chatter/" there with '
+                    "chatter.routing.websocket_urlpatterns."
+                ),
+                id="chatter.E005",
+            )
+        )
+    return messages
+
+
+def _int(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        return value >= low and (high is None or value <= high)
+
+    return valid
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+# Each setting: a test of its value, and what a valid value is, for the message.
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "CHATTER_BASE_TEMPLATE": (lambda v: isinstance(v, str) and bool(v), "a template name"),
+    "CHATTER_MESSAGE_MAX_LENGTH": (_int(1), "an integer of at least 1"),
+    "CHATTER_PAGE_SIZE": (_int(1, 500), "an integer from 1 to 500"),
+    "CHATTER_USER_SEARCH_LIMIT": (_int(1), "an integer of at least 1"),
+    "CHATTER_MAX_ROOM_MEMBERS": (_int(2), "an integer of at least 2"),
+    "CHATTER_RATE_LIMIT_MESSAGES": (_int(0), "an integer of at least 0 (0 turns it off)"),
+    "CHATTER_RATE_LIMIT_SECONDS": (_int(0), "an integer of at least 0 (0 turns it off)"),
+    "CHATTER_TYPING_TIMEOUT": (_positive_number, "a number of seconds greater than 0"),
+    "CHATTER_MAX_FRAME_BYTES": (_int(1), "an integer of at least 1"),
+}
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every CHATTER_* setting has the right type and range; the base template loads."""
+    messages: list[CheckMessage] = []
+    valid: dict[str, Any] = {}
+    for name in conf.DEFAULTS:
+        value = conf.get(name)
+        test, expected = RULES[name]
+        if test(value):
+            valid[name] = value
+            continue
+        messages.append(
+            Error(
+                _("%(name)s is %(value)r; it must be %(expected)s.")
+                % {"name": name, "value": value, "expected": expected},
+                hint=_("Remove %(name)s to use the default, %(default)r.")
+                % {"name": name, "default": conf.DEFAULTS[name]},
+                id="chatter.E010",
+            )
+        )
+    if "CHATTER_BASE_TEMPLATE" in valid:
+        messages.extend(_check_template(valid["CHATTER_BASE_TEMPLATE"]))
+    if "CHATTER_MAX_FRAME_BYTES" in valid and "CHATTER_MESSAGE_MAX_LENGTH" in valid:
+        needed = valid["CHATTER_MESSAGE_MAX_LENGTH"] * 4 + 1024
+        if valid["CHATTER_MAX_FRAME_BYTES"] < needed:
+            messages.append(
+                Warning(
+                    _(
+                        "CHATTER_MAX_FRAME_BYTES (%(frame)d) is too small for a message of "
+                        "CHATTER_MESSAGE_MAX_LENGTH (%(length)d) characters."
+                    )
+                    % {
+                        "frame": valid["CHATTER_MAX_FRAME_BYTES"],
+                        "length": valid["CHATTER_MESSAGE_MAX_LENGTH"],
+                    },
+                    hint=_(
+                        "A character takes up to 4 bytes and a frame carries about 1 KB more; "
+                        "set CHATTER_MAX_FRAME_BYTES to at least %(needed)d."
+                    )
+                    % {"needed": needed},
+                    id="chatter.W012",
+                )
+            )
+    return messages
+
+
+def _check_template(name: str) -> list[CheckMessage]:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return [
+            Error(
+                _("CHATTER_BASE_TEMPLATE %(name)r does not exist.") % {"name": name},
+                hint=_(
+                    'Create it (defining the blocks "title" and "content") or remove the '
+                    "setting to use chatter/base.html."
+                ),
+                id="chatter.E011",
+            )
+        ]
+    except TemplateSyntaxError as exc:
+        return [
+            Error(
+                _("CHATTER_BASE_TEMPLATE %(name)r cannot be loaded: %(error)s")
+                % {"name": name, "error": exc},
+                id="chatter.E011",
+            )
+        ]
+    return []

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from chatter import conf
 from chatter.models import Message
 from chatter.rooms import RoomSummary
 
@@ -45,7 +46,10 @@ def sent(client_id: str) -> str:
 
 def typing(user: Any) -> str:
     """Show "<name> is typing…" to the room's other members."""
-    return render_to_string("chatter/frames/typing.html", {"typist": user})
+    return render_to_string(
+        "chatter/frames/typing.html",
+        {"typist": user, "timeout": conf.get("CHATTER_TYPING_TIMEOUT")},
+    )
 
 
 def seen(seq: int, readers: list[Any]) -> str:

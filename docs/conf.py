@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 project = "Chatter"
 author = "The Chatter developers"
-copyright = "2026, the Chatter developers"  # noqa: A001
+copyright = "2026, the Chatter developers"
 release = "0.1.0"
 extensions: list[str] = []
 exclude_patterns = ["_build"]

@@ -1,0 +1,65 @@
+"""What Chatter's management commands share: one entry point and CommandError lookups.
+
+Every command subclasses :class:`ChatterCommand` and implements :meth:`run` instead of
+``handle``. Options common to all of them (a future ``--schema NAME`` for django-tenants)
+belong in :meth:`ChatterCommand.add_arguments` and :meth:`ChatterCommand.handle` only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from chatter.models import Room
+
+
+class ChatterCommand(BaseCommand):
+    """Base of the ``chatter_*`` commands: shared options and the call of :meth:`run`."""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Add the options every Chatter command takes (none yet)."""
+
+    def handle(self, *args: Any, **options: Any) -> str | None:
+        """Run the command; the one place that sets up what all commands share."""
+        return self.run(*args, **options)
+
+    def run(self, *args: Any, **options: Any) -> str | None:
+        """Do the command's work; subclasses implement it."""
+        raise NotImplementedError("ChatterCommand subclasses must implement run().")
+
+
+def get_users(usernames: list[str]) -> list[Any]:
+    """The users with these usernames, in the given order; CommandError names any unknown."""
+    user_model = get_user_model()
+    field = user_model.USERNAME_FIELD
+    found = {
+        getattr(user, field): user
+        for user in user_model._default_manager.filter(**{f"{field}__in": usernames})
+    }
+    unknown = [name for name in dict.fromkeys(usernames) if name not in found]
+    if unknown:
+        noun = "user" if len(unknown) == 1 else "users"
+        raise CommandError(f"Unknown {noun}: {', '.join(unknown)}.")
+    return [found[name] for name in usernames]
+
+
+def get_user(username: str) -> Any:
+    """The user with this username, or a CommandError naming it."""
+    return get_users([username])[0]
+
+
+def get_room(room_id: str) -> Room:
+    """The room with this id, or a CommandError saying what is wrong with the id."""
+    try:
+        room_uuid = uuid.UUID(str(room_id))
+    except ValueError:
+        raise CommandError(
+            f"{room_id!r} is not a room id (a UUID such as {uuid.UUID(int=0)})."
+        ) from None
+    try:
+        return Room.objects.get(pk=room_uuid)
+    except Room.DoesNotExist:
+        raise CommandError(f"No room has the id {room_uuid}.") from None

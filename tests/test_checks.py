@@ -1,0 +1,215 @@
+"""Tests of Chatter's system checks: each passes on the test settings and fails when broken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core import checks as django_checks
+from django.test import override_settings
+
+from chatter import checks, conf
+
+BASE_APPS = list(settings.INSTALLED_APPS)
+
+
+@pytest.fixture(autouse=True)
+def debug() -> Iterator[None]:
+    """The test runner sets DEBUG=False, which warns about the demo's in-memory layer."""
+    with override_settings(DEBUG=True):
+        yield
+
+
+def ids(messages: list[Any]) -> list[str]:
+    return [m.id for m in messages]
+
+
+def without(*names: str) -> list[str]:
+    return [app for app in BASE_APPS if app not in names]
+
+
+def all_chatter_messages() -> list[Any]:
+    return [m for m in django_checks.run_checks() if m.id.startswith("chatter.")]
+
+
+def test_the_test_settings_pass() -> None:
+    assert checks.check_apps() == []
+    assert checks.check_channels() == []
+    assert checks.check_settings() == []
+    assert all_chatter_messages() == []
+
+
+def test_checks_are_registered() -> None:
+    registered = django_checks.registry.registry.get_checks()
+    for check in (checks.check_apps, checks.check_channels, checks.check_settings):
+        assert check in registered
+
+
+# -- apps --------------------------------------------------------------------------------
+
+
+def test_channels_missing() -> None:
+    with override_settings(INSTALLED_APPS=without("channels")):
+        messages = checks.check_apps()
+    assert ids(messages) == ["chatter.E001"]
+    assert messages[0].level == django_checks.ERROR
+    assert '"channels"' in messages[0].msg
+
+
+def test_daphne_missing_is_a_warning() -> None:
+    with override_settings(INSTALLED_APPS=without("daphne")):
+        messages = checks.check_apps()
+    assert ids(messages) == ["chatter.W002"]
+    assert messages[0].level == django_checks.WARNING
+    assert "websockets" in messages[0].msg
+
+
+def test_daphne_after_staticfiles() -> None:
+    apps = without("daphne")
+    apps.insert(apps.index("django.contrib.staticfiles") + 1, "daphne")
+    with override_settings(INSTALLED_APPS=apps):
+        assert ids(checks.check_apps()) == ["chatter.W003"]
+
+
+def test_htmx_missing() -> None:
+    with override_settings(INSTALLED_APPS=without("django_htmx")):
+        messages = checks.check_apps()
+    assert ids(messages) == ["chatter.E006"]
+    assert "{% htmx_script %}" in messages[0].hint
+
+
+def test_all_apps_missing_at_once() -> None:
+    with override_settings(INSTALLED_APPS=without("channels", "daphne", "django_htmx")):
+        assert ids(checks.check_apps()) == ["chatter.E001", "chatter.W002", "chatter.E006"]
+
+
+# -- channels ----------------------------------------------------------------------------
+
+
+def test_no_channel_layers() -> None:
+    with override_settings():
+        del settings.CHANNEL_LAYERS
+        messages = checks.check_channels()
+    assert ids(messages) == ["chatter.E004"]
+    assert "InMemoryChannelLayer" in messages[0].hint
+    assert "RedisChannelLayer" in messages[0].hint
+
+
+@pytest.mark.parametrize("layers", [{}, {"other": {"BACKEND": "x"}}, None, "redis"])
+def test_channel_layers_without_default(layers: Any) -> None:
+    with override_settings(CHANNEL_LAYERS=layers):
+        assert ids(checks.check_channels()) == ["chatter.E004"]
+
+
+def test_in_memory_layer_without_debug() -> None:
+    in_memory = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=in_memory, DEBUG=False):
+        messages = checks.check_channels()
+    assert ids(messages) == ["chatter.W007"]
+    assert messages[0].level == django_checks.WARNING
+    with override_settings(CHANNEL_LAYERS=in_memory, DEBUG=True):
+        assert checks.check_channels() == []
+    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=redis, DEBUG=False):
+        assert checks.check_channels() == []
+
+
+def test_no_asgi_application() -> None:
+    with override_settings():
+        del settings.ASGI_APPLICATION
+        messages = checks.check_channels()
+    assert ids(messages) == ["chatter.E005"]
+    with override_settings(ASGI_APPLICATION=""):
+        assert ids(checks.check_channels()) == ["chatter.E005"]
+
+
+# -- CHATTER_* settings ------------------------------------------------------------------
+
+VALID = {
+    "CHATTER_BASE_TEMPLATE": ["chatter/base.html", "chatter/_message.html"],
+    "CHATTER_MESSAGE_MAX_LENGTH": [1, 4000, 10_000],
+    "CHATTER_PAGE_SIZE": [1, 50, 500],
+    "CHATTER_USER_SEARCH_LIMIT": [1, 25],
+    "CHATTER_MAX_ROOM_MEMBERS": [2, 500],
+    "CHATTER_RATE_LIMIT_MESSAGES": [0, 20],
+    "CHATTER_RATE_LIMIT_SECONDS": [0, 10],
+    "CHATTER_TYPING_TIMEOUT": [1, 2.5],
+    "CHATTER_MAX_FRAME_BYTES": [64 * 1024, 1024 * 1024],
+}
+INVALID = {
+    "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
+    "CHATTER_MESSAGE_MAX_LENGTH": [0, -1, "4000", 10.5, True, None],
+    "CHATTER_PAGE_SIZE": [0, 501, -5, "50", 50.0, False],
+    "CHATTER_USER_SEARCH_LIMIT": [0, "10", None],
+    "CHATTER_MAX_ROOM_MEMBERS": [1, 0, "50"],
+    "CHATTER_RATE_LIMIT_MESSAGES": [-1, "20", None, 2.5],
+    "CHATTER_RATE_LIMIT_SECONDS": [-1, "10", None],
+    "CHATTER_TYPING_TIMEOUT": [0, -1, "5", None, True],
+    "CHATTER_MAX_FRAME_BYTES": [0, -1, "65536", None],
+}
+
+
+def test_every_setting_has_a_rule() -> None:
+    assert set(checks.RULES) == set(conf.DEFAULTS) == set(VALID) == set(INVALID)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in VALID.items() for value in values]
+)
+def test_valid_setting(name: str, value: Any) -> None:
+    with override_settings(**{name: value}):
+        assert checks.check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in INVALID.items() for value in values]
+)
+def test_invalid_setting(name: str, value: Any) -> None:
+    with override_settings(**{name: value}):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E010"]
+    assert messages[0].level == django_checks.ERROR
+    assert messages[0].msg.startswith(f"{name} is {value!r}; it must be ")
+    assert repr(conf.DEFAULTS[name]) in messages[0].hint
+
+
+def test_several_invalid_settings_are_all_reported() -> None:
+    with override_settings(CHATTER_PAGE_SIZE=0, CHATTER_RATE_LIMIT_SECONDS=-3):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E010", "chatter.E010"]
+    assert {m.msg.split()[0] for m in messages} == {
+        "CHATTER_PAGE_SIZE",
+        "CHATTER_RATE_LIMIT_SECONDS",
+    }
+
+
+def test_base_template_that_does_not_exist() -> None:
+    with override_settings(CHATTER_BASE_TEMPLATE="nowhere/base.html"):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E011"]
+    assert "'nowhere/base.html'" in messages[0].msg
+
+
+def test_base_template_with_a_syntax_error(tmp_path: Any) -> None:
+    (tmp_path / "broken.html").write_text("{% if %}")
+    templates = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    with override_settings(TEMPLATES=templates, CHATTER_BASE_TEMPLATE="broken.html"):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E011"]
+    assert "cannot be loaded" in messages[0].msg
+
+
+def test_frame_too_small_for_the_longest_message() -> None:
+    with override_settings(CHATTER_MESSAGE_MAX_LENGTH=4000, CHATTER_MAX_FRAME_BYTES=8000):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.W012"]
+    assert "17024" in messages[0].hint
+    with override_settings(CHATTER_MESSAGE_MAX_LENGTH=4000, CHATTER_MAX_FRAME_BYTES=17024):
+        assert checks.check_settings() == []
+
+
+def test_run_checks_reports_a_broken_setting() -> None:
+    with override_settings(CHATTER_PAGE_SIZE=1000):
+        assert ids(all_chatter_messages()) == ["chatter.E010"]
