@@ -117,3 +117,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The demo keeps Chatter's rate limit; benchmarks lift it through the environment.
 CHATTER_RATE_LIMIT_MESSAGES = int(os.environ.get("CHATTER_RATE_LIMIT_MESSAGES", "20"))
+
+# Chatter's pages inside the demo's layout (navigation, log out).
+CHATTER_BASE_TEMPLATE = "demo/base.html"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import template
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from chatter import rooms
 
@@ -15,3 +18,65 @@ register = template.Library()
 def chatter_name(user: Any) -> str:
     """How a user is named in Chatter: full name if set, else the username."""
     return rooms.display_name(user)
+
+
+@register.filter
+def chatter_initials(name: Any) -> str:
+    """Up to two capital initials of a name, for the avatar circles."""
+    words = [w for w in str(name or "").replace(",", " ").split() if w[:1].isalnum()]
+    return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+def _local_date(value: datetime.date) -> datetime.date:
+    """The date of ``value`` (a date, or a datetime seen in the current time zone)."""
+    if not isinstance(value, datetime.datetime):
+        return value
+    return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+
+
+@register.filter
+def chatter_isodate(value: datetime.date | None) -> str:
+    """The local date of ``value`` as YYYY-MM-DD (the history loader's ``day``)."""
+    return _local_date(value).isoformat() if value else ""
+
+
+@register.filter
+def chatter_day(value: datetime.date | None) -> str:
+    """ "Today", "Yesterday" or the date: the day separators between messages."""
+    if value is None:
+        return ""
+    day = _local_date(value)
+    today = timezone.localdate()
+    if day == today:
+        return gettext("Today")
+    if day == today - datetime.timedelta(days=1):
+        return gettext("Yesterday")
+    return formats.date_format(day, "DATE_FORMAT")
+
+
+@register.filter
+def chatter_when(value: datetime.datetime | None) -> str:
+    """The time if ``value`` is today, else a short date: the room list's time column."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    if local.date() == timezone.localdate():
+        return formats.time_format(local, "H:i")
+    return formats.date_format(local, "SHORT_DATE_FORMAT")
+
+
+@register.inclusion_tag("chatter/message_button.html", takes_context=True)
+def chatter_message_button(context: template.Context, user: Any) -> dict[str, Any]:
+    """A "Message" link to the room of the viewer and ``user``.
+
+    Renders nothing for ``None``, an anonymous or unsaved user, or the viewer themself.
+    """
+    request = context.get("request")
+    viewer = getattr(request, "user", None) or context.get("user")
+    show = bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "pk", None) is not None
+        and not (getattr(viewer, "is_authenticated", False) and viewer.pk == user.pk)
+    )
+    return {"show": show, "target": user, "username": user.get_username() if show else ""}

@@ -1,0 +1,80 @@
+"""Forms of Chatter's pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from chatter import conf
+from chatter.models import Room
+
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def split_usernames(value: str) -> list[str]:
+    """Usernames from text separated by commas, semicolons or white space; duplicates dropped."""
+    seen: dict[str, None] = {}
+    for part in _SEPARATORS.split(value or ""):
+        if part:
+            seen.setdefault(part, None)
+    return list(seen)
+
+
+class GroupRoomForm(forms.Form):
+    """A named room for the requesting user and the users they list."""
+
+    name = forms.CharField(
+        label=_("Group name"),
+        max_length=Room._meta.get_field("name").max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. Weekend trip")}),
+    )
+    usernames = forms.CharField(
+        label=_("People"),
+        help_text=_("Usernames, separated by commas or spaces."),
+        widget=forms.TextInput(attrs={"placeholder": _("alice, bob"), "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_usernames(self) -> list[Any]:
+        """The listed users plus the creator, all existing, within the member limit."""
+        me = self.user.get_username()
+        names = [n for n in split_usernames(self.cleaned_data["usernames"]) if n != me]
+        if not names:
+            raise forms.ValidationError(_("Add at least one other person."), code="empty")
+        limit = conf.get("CHATTER_MAX_ROOM_MEMBERS")
+        if len(names) + 1 > limit:
+            raise forms.ValidationError(
+                ngettext(
+                    "A group can have at most %(limit)d member.",
+                    "A group can have at most %(limit)d members.",
+                    limit,
+                )
+                % {"limit": limit},
+                code="too_many",
+            )
+        return [self.user, *self._users(names)]
+
+    def _users(self, names: list[str]) -> list[Any]:
+        """The active users with these usernames; a ValidationError names any unknown."""
+        user_model = get_user_model()
+        field = user_model.USERNAME_FIELD
+        qs = user_model._default_manager.filter(**{f"{field}__in": names})
+        if any(f.name == "is_active" for f in user_model._meta.get_fields()):
+            qs = qs.filter(is_active=True)
+        found = {u.get_username(): u for u in qs}
+        unknown = [n for n in names if n not in found]
+        if unknown:
+            raise forms.ValidationError(
+                _("No such user: %(names)s.") % {"names": ", ".join(unknown)},
+                code="unknown",
+            )
+        return [found[n] for n in names]

@@ -1,0 +1,215 @@
+"""Chatter's pages: thin views over :mod:`chatter.rooms`.
+
+``chatroom(request, room_id)`` may also be called from a project's own view, as the
+Utilities page shows: ``return chatroom(request, create_room([request.user, other]))``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chatter import conf, rooms
+from chatter.forms import GroupRoomForm
+from chatter.models import Message, Room
+
+
+class BadBefore(ValueError):
+    """A ``before`` query value that is not a positive integer."""
+
+
+def _room_or_404(room_id: Any, user: Any) -> Room:
+    """The room if ``user`` is a member of it, else Http404."""
+    try:
+        return rooms.room_for_member(room_id, user)
+    except Room.DoesNotExist:
+        raise Http404("No such room.") from None
+
+
+def _before(request: HttpRequest) -> int | None:
+    """The ``before`` query value: None when absent, else a positive int or BadBefore."""
+    raw = request.GET.get("before")
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadBefore(raw)
+    return int(raw)
+
+
+def _day_of(message: Message) -> datetime.date:
+    """The local date of a message, for the day separators."""
+    return timezone.localtime(message.created_at).date()
+
+
+def _day_param(request: HttpRequest) -> datetime.date | None:
+    """The ``day`` query value (the date of the message after this page), if valid."""
+    try:
+        return datetime.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        return None
+
+
+def _items(messages: list[Message], first_day: bool) -> list[dict[str, Any]]:
+    """Messages with the day to announce before each one (or None), in ascending order."""
+    items: list[dict[str, Any]] = []
+    previous = None
+    for index, message in enumerate(messages):
+        day = _day_of(message)
+        announce = day != previous and (index > 0 or first_day)
+        items.append({"message": message, "day": message.created_at if announce else None})
+        previous = day
+    return items
+
+
+def _base_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    """What every full page needs: the base template and the room list."""
+    return {
+        "base_template": conf.get("CHATTER_BASE_TEMPLATE"),
+        "summaries": rooms.rooms_for(request.user),
+        "group_form": extra.pop("group_form", None) or GroupRoomForm(user=request.user),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """The room list (and, on a wide screen, an empty conversation pane)."""
+    return render(request, "chatter/index.html", _base_context(request))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create_group(request: HttpRequest) -> HttpResponse:
+    """Create a named room from a list of usernames; the creator is always a member."""
+    if request.method != "POST":
+        return redirect("chatter:index")
+    form = GroupRoomForm(request.POST, user=request.user)
+    if not form.is_valid():
+        context = _base_context(request, group_form=form, group_open=True)
+        return render(request, "chatter/index.html", context, status=400)
+    room_id = rooms.create_room(form.cleaned_data["usernames"], name=form.cleaned_data["name"])
+    return redirect("chatter:chatroom", room_id=room_id)
+
+
+@login_required
+@require_GET
+def user_search(request: HttpRequest) -> HttpResponse:
+    """Users matching ``?q=`` (bounded, never the requester): a partial, or a page without JS."""
+    query = request.GET.get("q", "").strip()[:100]
+    context = {"users": rooms.search_users(query, exclude=request.user), "query": query}
+    if request.htmx:
+        return render(request, "chatter/_user_results.html", context)
+    return render(request, "chatter/index.html", _base_context(request, **context))
+
+
+@login_required
+@require_GET
+def chat_with(request: HttpRequest, username: str) -> HttpResponse:
+    """Open (creating if needed) the room of the requester and ``username``."""
+    user_model = get_user_model()
+    other = get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
+    room_id = rooms.create_room([request.user, other])
+    return redirect("chatter:chatroom", room_id=room_id)
+
+
+def _room_context(
+    request: HttpRequest, room: Room, before: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    """Everything the room page shows, in a bounded number of queries."""
+    page = rooms.history(room, before=before)
+    people = rooms.members(room)
+    others = [u for u in people if u.pk != request.user.pk]
+    seen: list[Any] = []
+    last = page.messages[-1] if page.messages else None
+    if before is None and last is not None and last.sender_id == request.user.pk:
+        seen = rooms.seen_by(room, room.last_seq, exclude=request.user)
+    return _base_context(
+        request,
+        room=room,
+        page=page,
+        items=_items(page.messages, first_day=not page.has_more),
+        members=people,
+        title=rooms.room_title(room, others),
+        seen=seen,
+        client_id=uuid.uuid4(),
+        active_id=room.id,
+        viewing_older=before is not None,
+        typing_timeout=conf.get("CHATTER_TYPING_TIMEOUT"),
+        **extra,
+    )
+
+
+@login_required
+def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
+    """The room page: newest messages (or the page before ``?before=``), marked read.
+
+    Any method is accepted, so a project's view may return it after handling a POST.
+    """
+    room = _room_or_404(room_id, request.user)
+    try:
+        before = _before(request)
+    except BadBefore:
+        return HttpResponseBadRequest("before must be a positive integer")
+    if before is None:
+        rooms.mark_read(room, request.user)
+    return render(request, "chatter/room.html", _room_context(request, room, before))
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
+    """The page of messages before ``?before=``, led by a loader for the next older page."""
+    room = _room_or_404(room_id, request.user)
+    try:
+        before = _before(request)
+    except BadBefore:
+        return HttpResponseBadRequest("before must be a positive integer")
+    if before is None:
+        return HttpResponseBadRequest("before is required")
+    page = rooms.history(room, before=before)
+    newer_day = _day_param(request)
+    last_day = _day_of(page.messages[-1]) if page.messages else None
+    context = {
+        "room": room,
+        "page": page,
+        "items": _items(page.messages, not page.has_more),
+        "next_day": newer_day if newer_day and last_day and newer_day != last_day else None,
+    }
+    return render(request, "chatter/_history.html", context)
+
+
+@login_required
+@require_POST
+def send(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
+    """HTTP fallback for sending: redirect, an htmx fragment, or the page with the error."""
+    room = _room_or_404(room_id, request.user)
+    text = request.POST.get("text", "")
+    try:
+        message, _created = rooms.send_message(
+            room, request.user, text, request.POST.get("client_id")
+        )
+    except rooms.MessageRefused as exc:
+        return _refused(request, room, text, str(exc))
+    if not request.htmx:
+        return redirect("chatter:chatroom", room_id=room.id)
+    context = {"room": room, "message": message, "client_id": uuid.uuid4()}
+    return render(request, "chatter/_sent.html", context)
+
+
+def _refused(request: HttpRequest, room: Room, text: str, error: str) -> HttpResponse:
+    """A refused message: the composer with the error and the typed text kept."""
+    if request.htmx:
+        # htmx does not swap 4xx answers by default, so the error composer comes as a 200.
+        context = {"room": room, "client_id": uuid.uuid4(), "error": error, "text": text}
+        return render(request, "chatter/_composer.html", context)
+    context = _room_context(request, room, error=error, text=text)
+    return render(request, "chatter/room.html", context, status=400)

@@ -1,0 +1,379 @@
+"""Tests of Chatter's pages: access, rooms, sending, history pages and escaping."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+from django.http import Http404
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from chatter import rooms, views
+from chatter.models import Message, Room
+from tests.factories import fill_room
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _room(*users: Any, name: str = "") -> Room:
+    return Room.objects.get(pk=rooms.create_room(list(users), name=name))
+
+
+def _seqs(html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'<article class="chatter-msg"[^>]*data-seq="(\d+)"', html)]
+
+
+def _urls(room_id: uuid.UUID) -> list[tuple[str, str]]:
+    return [
+        ("get", reverse("chatter:index")),
+        ("post", reverse("chatter:create_group")),
+        ("get", reverse("chatter:user_search") + "?q=b"),
+        ("get", reverse("chatter:chat_with", args=["bob"])),
+        ("get", reverse("chatter:chatroom", args=[room_id])),
+        ("get", reverse("chatter:history", args=[room_id]) + "?before=5"),
+        ("post", reverse("chatter:send", args=[room_id])),
+    ]
+
+
+def test_every_view_redirects_anonymous_users_to_login(client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    for method, url in _urls(room.id):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login") + "?next="), url
+    assert not Message.objects.exists()
+
+
+def test_non_members_and_unknown_rooms_get_404(
+    client: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    room = _room(alice, bob)
+    client.force_login(carol)
+    for method, url in _urls(room.id)[4:]:
+        assert getattr(client, method)(url).status_code == 404, url
+    unknown = uuid.uuid4()
+    assert client.get(reverse("chatter:chatroom", args=[unknown])).status_code == 404
+    assert client.post(reverse("chatter:send", args=[unknown]), {"text": "x"}).status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_index_lists_rooms_newest_first_with_unread_badge(
+    alice_client: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    old = _room(alice, bob)
+    new = _room(alice, carol, name="Lunch")
+    rooms.send_message(old, bob, "first " + "x" * 200)
+    rooms.send_message(new, carol, "hi alice")
+    rooms.send_message(new, carol, "are you there?")
+    html = alice_client.get(reverse("chatter:index")).content.decode()
+    assert html.index(f'id="chatter-room-{new.id.hex}"') < html.index(
+        f'id="chatter-room-{old.id.hex}"'
+    )
+    assert 'id="chatter-rooms"' in html
+    assert 'class="chatter-badge">2<' in html
+    assert "x" * 200 not in html  # the preview is truncated
+    assert "Lunch" in html and "are you there?" in html
+    assert 'hx-trigger="input changed delay:300ms, search"' in html
+    assert 'name="htmx-config"' in html and "chatter/chatter.js" in html
+    assert 'ws-connect="/ws/chatter/"' in html
+
+
+def test_room_page_shows_latest_page_and_marks_read(
+    settings: Any, alice_client: Any, alice: Any, bob: Any
+) -> None:
+    settings.CHATTER_PAGE_SIZE = 10
+    room = _room(alice, bob)
+    fill_room(room, 25, sender=bob)
+    response = alice_client.get(reverse("chatter:chatroom", args=[room.id]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert _seqs(html) == list(range(16, 26))
+    assert f'data-last-seq="{room.last_seq}"' in html
+    assert 'id="chatter-older"' in html and "?before=16" in html
+    assert f'data-me="{alice.pk}"' in html and 'id="chatter-composer"' in html
+    assert f'ws-connect="/ws/chatter/{room.id}/"' in html and "ws-send" in html
+    assert rooms.unread_counts(alice)[room.id] == 0
+    older = alice_client.get(reverse("chatter:chatroom", args=[room.id]) + "?before=16")
+    assert _seqs(older.content.decode()) == list(range(6, 16))
+
+
+def test_room_page_empty_state_and_title(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    assert "No messages yet — say hello" in html
+    assert '<h2 id="chatter-room-title">bob</h2>' in html
+    assert 'id="chatter-older"' not in html
+
+
+def test_seen_by_under_own_last_message(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    rooms.send_message(room, alice, "hello")
+    rooms.mark_read(room, bob)
+    html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    assert re.search(r'id="chatter-seen"[^>]*>Seen by <span[^>]*>bob</span></div>', html)
+    rooms.send_message(room, alice, "again")
+    html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    assert re.search(r'id="chatter-seen"[^>]* hidden></div>', html)
+
+
+def test_bad_before_is_400(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    for value in ["0", "-1", "x", "1.5", ""]:
+        url = reverse("chatter:history", args=[room.id]) + f"?before={value}"
+        assert alice_client.get(url).status_code == 400, value
+    assert alice_client.get(reverse("chatter:history", args=[room.id])).status_code == 400
+
+
+def test_history_pages_walk_every_message_once_in_order(
+    settings: Any, alice_client: Any, alice: Any, bob: Any
+) -> None:
+    settings.CHATTER_PAGE_SIZE = 25
+    room = _room(alice, bob)
+    fill_room(room, 120, sender=bob)
+    html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    seen = _seqs(html)
+    pages = 1
+    while match := re.search(r'id="chatter-older"[^>]*hx-get="([^"]+)"', html):
+        html = alice_client.get(match.group(1).replace("&amp;", "&"), **HTMX).content.decode()
+        seen = _seqs(html) + seen
+        pages += 1
+    assert seen == list(range(1, 121))
+    assert pages == 5
+
+
+def _count(client: Any, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_query_count_does_not_grow_with_room_size(
+    alice_client: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    small, large = _room(alice, bob), _room(alice, carol)
+    fill_room(small, 10, sender=bob)
+    fill_room(large, 300, sender=carol)
+    for name, query in [("chatter:chatroom", ""), ("chatter:history", "?before=10")]:
+        a = _count(alice_client, reverse(name, args=[small.id]) + query)
+        b = _count(alice_client, reverse(name, args=[large.id]) + query)
+        assert a == b, name
+        assert b <= 10, name
+
+
+def test_chat_with_other_user_gives_one_room(alice_client: Any, alice: Any, bob: Any) -> None:
+    first = alice_client.get(reverse("chatter:chat_with", args=["bob"]))
+    second = alice_client.get(reverse("chatter:chat_with", args=["bob"]))
+    assert first.status_code == 302 and first["Location"] == second["Location"]
+    room = Room.objects.get()
+    assert first["Location"] == reverse("chatter:chatroom", args=[room.id])
+    assert {u.username for u in rooms.members(room)} == {"alice", "bob"}
+
+
+def test_chat_with_self_is_the_notes_room(alice_client: Any, alice: Any) -> None:
+    response = alice_client.get(reverse("chatter:chat_with", args=["alice"]))
+    room = Room.objects.get()
+    assert rooms.members(room) == [alice]
+    html = alice_client.get(response["Location"]).content.decode()
+    assert "Notes to self" in html
+
+
+def test_chat_with_unknown_user_is_404(alice_client: Any) -> None:
+    assert alice_client.get(reverse("chatter:chat_with", args=["nobody"])).status_code == 404
+    assert not Room.objects.exists()
+
+
+@pytest.mark.parametrize("username", ["a.b@example.com", "x+y", "dash-name", "under_score"])
+def test_usernames_with_special_characters(
+    alice_client: Any, alice: Any, user_factory: Any, username: str
+) -> None:
+    other = user_factory(username)
+    url = reverse("chatter:chat_with", args=[username])
+    response = alice_client.get(url)
+    assert response.status_code == 302
+    assert rooms.members(Room.objects.get()) == sorted([alice, other], key=lambda u: u.username)
+    profile = alice_client.get(reverse("profile", args=[username])).content.decode()
+    assert f'href="{url}"' in profile
+
+
+def test_create_group(alice_client: Any, alice: Any, bob: Any, carol: Any) -> None:
+    response = alice_client.post(
+        reverse("chatter:create_group"), {"name": "Trip", "usernames": "bob, carol bob"}
+    )
+    room = Room.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("chatter:chatroom", args=[room.id])
+    assert room.name == "Trip"
+    assert [u.username for u in rooms.members(room)] == ["alice", "bob", "carol"]
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"name": "x", "usernames": ""}, "This field is required."),
+        ({"name": "x", "usernames": "alice"}, "Add at least one other person."),
+        ({"name": "x", "usernames": "bob, ghost"}, "No such user: ghost."),
+        ({"name": "x" * 101, "usernames": "bob"}, "at most 100 characters"),
+    ],
+)
+def test_create_group_bad_input(alice_client: Any, bob: Any, data: dict, error: str) -> None:
+    before = Room.objects.count()
+    response = alice_client.post(reverse("chatter:create_group"), data)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert Room.objects.count() == before
+
+
+def test_create_group_too_many(settings: Any, alice_client: Any, bob: Any, carol: Any) -> None:
+    settings.CHATTER_MAX_ROOM_MEMBERS = 2
+    response = alice_client.post(reverse("chatter:create_group"), {"usernames": "bob carol"})
+    assert response.status_code == 400
+    assert "at most 2 members" in response.content.decode()
+    assert not Room.objects.exists()
+
+
+def test_send_plain_post_redirects_and_is_idempotent(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    room = _room(alice, bob)
+    url = reverse("chatter:send", args=[room.id])
+    data = {"text": "hello\nthere", "client_id": str(uuid.uuid4())}
+    for _ in range(2):
+        response = alice_client.post(url, data)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("chatter:chatroom", args=[room.id])
+    message = Message.objects.get()
+    assert (message.text, message.sender) == ("hello\nthere", alice)
+
+
+def test_send_with_htmx_returns_message_and_fresh_composer(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    room = _room(alice, bob)
+    client_id = str(uuid.uuid4())
+    response = alice_client.post(
+        reverse("chatter:send", args=[room.id]), {"text": "hi", "client_id": client_id}, **HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-swap-oob="beforeend:#chatter-messages"' in html
+    assert 'id="chatter-msg-1"' in html and 'id="chatter-composer"' in html
+    assert client_id not in html
+    assert Message.objects.get().text == "hi"
+
+
+def test_send_get_is_405(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    assert alice_client.get(reverse("chatter:send", args=[room.id])).status_code == 405
+
+
+@pytest.mark.parametrize("text", ["", "   \n ", "y" * 4001])
+def test_send_refused_keeps_text_and_stores_nothing(
+    alice_client: Any, alice: Any, bob: Any, text: str
+) -> None:
+    room = _room(alice, bob)
+    url = reverse("chatter:send", args=[room.id])
+    response = alice_client.post(url, {"text": text, "client_id": str(uuid.uuid4())})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert re.search(r'id="chatter-composer-error"[^>]*>\S', html)
+    if text.strip():
+        assert text in html
+    fragment = alice_client.post(url, {"text": text}, **HTMX)
+    assert fragment.status_code == 200
+    assert 'id="chatter-composer-error"' in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_user_search_is_bounded_and_excludes_self(
+    settings: Any, alice_client: Any, user_factory: Any
+) -> None:
+    settings.CHATTER_USER_SEARCH_LIMIT = 3
+    for i in range(6):
+        user_factory(f"alfred{i}")
+    url = reverse("chatter:user_search")
+    html = alice_client.get(url + "?q=al", **HTMX).content.decode()
+    assert html.count('class="chatter-person"') == 3
+    assert "/with/alice/" not in html
+    assert alice_client.get(url + "?q=", **HTMX).content.decode().strip() == ""
+    page = alice_client.get(url + "?q=alfred")
+    assert page.status_code == 200 and "<html" in page.content.decode()
+
+
+def test_message_text_is_escaped(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    rooms.send_message(room, bob, "<script>alert(1)</script>")
+    rooms.send_message(room, bob, "<img src=x onerror=alert(1)>")
+    html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def _request(user: Any) -> Any:
+    request = RequestFactory().get("/my/own/view/")
+    request.user = user
+    request.session = SessionStore()
+    request.htmx = False
+    return request
+
+
+def test_utilities_page_pattern_from_a_project_view(alice: Any, bob: Any) -> None:
+    def my_view(request: Any) -> Any:
+        room_id = rooms.create_room([request.user, bob])
+        return views.chatroom(request, room_id)
+
+    response = my_view(_request(alice))
+    assert response.status_code == 200
+    assert b'id="chatter-room"' in response.content
+    room_id = rooms.create_room([alice, bob])
+    assert views.chatroom(_request(alice), str(room_id)).status_code == 200
+    post = _request(alice)
+    post.method = "POST"
+    assert views.chatroom(post, room_id).status_code == 200
+
+
+def test_chatroom_called_directly_refuses_outsiders(alice: Any, bob: Any, carol: Any) -> None:
+    room_id = rooms.create_room([alice, bob])
+    with pytest.raises(Http404):
+        views.chatroom(_request(carol), room_id)
+    response = views.chatroom(_request(AnonymousUser()), room_id)
+    assert response.status_code == 302
+
+
+def test_project_base_template(settings: Any, alice_client: Any, alice: Any, bob: Any) -> None:
+    settings.CHATTER_BASE_TEMPLATE = "demo/base.html"
+    room = _room(alice, bob)
+    for url in [reverse("chatter:index"), reverse("chatter:chatroom", args=[room.id])]:
+        html = alice_client.get(url).content.decode()
+        assert 'class="demo-nav"' in html and "chatter/chatter.css" in html
+
+
+def test_demo_pages_need_login_and_list_people(client: Any, alice: Any, bob: Any) -> None:
+    for url in [reverse("user_list"), reverse("profile", args=["bob"])]:
+        assert client.get(url)["Location"].startswith(reverse("login"))
+    client.force_login(alice)
+    assert reverse("profile", args=["bob"]) in client.get(reverse("user_list")).content.decode()
+    assert client.get(reverse("profile", args=["nobody"])).status_code == 404
+    assert "/chat/with/" not in client.get(reverse("profile", args=["alice"])).content.decode()
+    assert client.get(reverse("login")).status_code == 200
+
+
+def test_room_item_partial_renders_without_request(alice: Any, bob: Any) -> None:
+    from django.template.loader import render_to_string
+
+    room = _room(alice, bob)
+    rooms.send_message(room, alice, "mine")
+    html = render_to_string(
+        "chatter/_room_item.html", {"summary": rooms.summary_for(room, alice), "active": False}
+    )
+    assert f'id="chatter-room-{room.id.hex}"' in html and "You:" in html
