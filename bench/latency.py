@@ -36,6 +36,12 @@ async def measure(port_a: int, port_b: int, info: dict, count: int) -> list[floa
         return ws
 
     a, b = await connect(port_a, "alice"), await connect(port_b, "bob")
+
+    async def drain() -> None:  # alice reads her own frames too, or her socket stalls
+        async for _ in a:
+            pass
+
+    drainer = asyncio.create_task(drain())
     await asyncio.sleep(0.3)
     times = []
     for i in range(count):
@@ -47,6 +53,7 @@ async def measure(port_a: int, port_b: int, info: dict, count: int) -> list[floa
         times.append((time.perf_counter() - start) * 1000)
     await a.close()
     await b.close()
+    await drainer
     return times
 
 

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatter import conf, rooms
+from chatter import conf, live, rooms
 from chatter.forms import GroupRoomForm
 from chatter.models import Message, Room
 
@@ -194,11 +194,13 @@ def send(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     room = _room_or_404(room_id, request.user)
     text = request.POST.get("text", "")
     try:
-        message, _created = rooms.send_message(
+        message, created = rooms.send_message(
             room, request.user, text, request.POST.get("client_id")
         )
     except rooms.MessageRefused as exc:
         return _refused(request, room, text, str(exc))
+    if created:
+        live.announce_message(message)
     if not request.htmx:
         return redirect("chatter:chatroom", room_id=room.id)
     context = {"room": room, "message": message, "client_id": uuid.uuid4()}

@@ -283,3 +283,17 @@ async def test_garbage_frames_are_ignored(pair):
     await a.send_json_to({"text": "fine", "client_id": "not-a-uuid"})
     assert "malformed" in await a.receive_from(timeout=2)
     await a.disconnect()
+
+
+async def test_http_fallback_send_reaches_open_sockets(pair):
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+    client = Client()
+    await sync_to_async(client.force_login)(alice)
+    response = await sync_to_async(client.post)(
+        f"/chat/{room.pk}/send/", {"text": "posted without js", "client_id": str(uuid.uuid4())}
+    )
+    assert response.status_code == 302
+    got = "".join(await frames_until(b, lambda t: "posted without js" in t))
+    assert seqs(got) == [1]
+    await b.disconnect()
