@@ -261,9 +261,7 @@ def _check_rate(user: Any) -> None:
         )
 
 
-def send_message(
-    room: Room, author: Any, text: Any, client_id: Any = None
-) -> tuple[Message, bool]:
+def send_message(room: Room, author: Any, text: Any, client_id: Any = None) -> tuple[Message, bool]:
     """Store a message from ``author`` in ``room``; return ``(message, created)``.
 
     The text is stripped and must be 1 to ``CHATTER_MESSAGE_MAX_LENGTH`` characters. A

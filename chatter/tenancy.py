@@ -1,16 +1,30 @@
-"""Which tenant the current code runs for; everything here is a no-op without django-tenants."""
+"""Which tenant the current code runs for; everything here is a no-op without django-tenants.
+
+The rule every caller follows: a database touch for a tenant is ONE sync function that runs
+wholly inside :func:`schema` (or django-tenants' ``schema_context``). All consumers of a
+process share one database thread and connection, so setting the schema in one
+``database_sync_to_async`` call and querying in the next can read another tenant's rows.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.http.request import split_domain_port
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# Characters a schema name may keep as is inside a channel-layer group name (the layers
+# accept ``[A-Za-z0-9._-]``; "." is kept out so it only ever separates the parts).
+_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+# Longest schema name used verbatim: "chatter.t" + 40 + ".u" + 40 (an id) stays < 100.
+_MAX_PLAIN_SCHEMA = 40
+_MAX_PLAIN_ID = 40
 
 
 def is_multitenant() -> bool:
@@ -22,14 +36,64 @@ def is_multitenant() -> bool:
 
 def current_schema() -> str:
     """The schema the default connection is set to, or ``""`` without django-tenants."""
-    return getattr(connection, "schema_name", "") if is_multitenant() else ""
+    return (getattr(connection, "schema_name", "") or "") if is_multitenant() else ""
+
+
+def get_public_schema_name() -> str:
+    return getattr(settings, "PUBLIC_SCHEMA_NAME", "public")
+
+
+def scope_schema(scope: Mapping[str, Any]) -> str:
+    """The schema a websocket scope belongs to (set by ``MTSchemaMiddleware``), or ``""``."""
+    return scope.get("schema_name") or ""
+
+
+def _short_hash(value: str, length: int = 20) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:length]
 
 
 def group_prefix(schema_name: str = "") -> str:
-    """Prefix for channel-layer group names, so equal ids of two tenants never share a group."""
+    """Prefix for channel-layer group names, so equal ids of two tenants never share a group.
+
+    ``""`` gives ``chatter``; a schema of ``[A-Za-z0-9_-]`` of at most 40 characters gives
+    ``chatter.t<schema>``; any other schema (PostgreSQL allows up to 63 characters and
+    more symbols) gives ``chatter.t.<20 hex of its SHA-256>``, which no verbatim schema
+    can produce because a verbatim one never starts with ".".
+    """
     if not schema_name:
         return "chatter"
-    return f"chatter.t{_UNSAFE.sub('-', schema_name)[:40]}"
+    if len(schema_name) <= _MAX_PLAIN_SCHEMA and _SAFE.fullmatch(schema_name):
+        return f"chatter.t{schema_name}"
+    return f"chatter.t.{_short_hash(schema_name)}"
+
+
+def _room_hex(room_id: Any) -> str:
+
+    if isinstance(room_id, uuid.UUID):
+        return room_id.hex
+    try:
+        return uuid.UUID(str(room_id)).hex
+    except ValueError:
+        raise ValueError(f"Not a room id (a UUID): {room_id!r}") from None
+
+
+def room_group(schema_name: str | None, room_id: Any) -> str:
+    """The channel-layer group of one room: ``chatter[.t<schema>].r<32 hex>``."""
+    return f"{group_prefix(schema_name or '')}.r{_room_hex(room_id)}"
+
+
+def user_group(schema_name: str | None, user_id: Any) -> str:
+    """The channel-layer group of one user's sockets: ``chatter[.t<schema>].u<id>``.
+
+    An id that is not ``[A-Za-z0-9_-]`` of at most 40 characters is replaced by
+    ``h<20 hex>`` of its SHA-256, so the name stays valid and under 100 characters.
+    """
+    if user_id is None or user_id == "":
+        raise ValueError("user_group() needs a user id.")
+    text = str(user_id)
+    if not (len(text) <= _MAX_PLAIN_ID and _SAFE.fullmatch(text)):
+        text = "h" + _short_hash(text)
+    return f"{group_prefix(schema_name or '')}.u{text}"
 
 
 @contextmanager
@@ -52,5 +116,36 @@ def tenant_for_schema(schema_name: str) -> Any | None:
         return get_tenant_model().objects.filter(schema_name=schema_name).first()
 
 
-def get_public_schema_name() -> str:
-    return getattr(settings, "PUBLIC_SCHEMA_NAME", "public")
+def hostname_from_host(host: str | bytes | None) -> str:
+    """The tenant lookup key of a Host header, as django-tenants' ``TenantMainMiddleware``.
+
+    Lowercased, port removed, and one leading ``www.`` removed. ``""`` for a missing or
+    malformed header.
+    """
+    if isinstance(host, bytes):
+        host = host.decode("latin1")
+    domain, _port = split_domain_port((host or "").strip())
+    if domain.startswith("www."):
+        domain = domain[4:]
+    return domain
+
+
+def tenant_for_host(host: str | bytes | None) -> Any | None:
+    """The tenant whose domain is the Host header ``host``, or None. Sync: one DB query.
+
+    Looked up in the public schema (where django-tenants keeps its domain table), inside
+    ``schema_context`` so the connection's schema is restored on return.
+    """
+    hostname = hostname_from_host(host)
+    if not hostname or not is_multitenant():
+        return None
+    from django_tenants.utils import get_tenant_domain_model, schema_context
+
+    domain_model = get_tenant_domain_model()
+    with schema_context(get_public_schema_name()):
+        domain = domain_model.objects.select_related("tenant").filter(domain=hostname).first()
+    if domain is None:
+        return None
+    tenant = domain.tenant
+    tenant.domain_url = hostname
+    return tenant

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -121,6 +122,88 @@ def daphne(env: dict[str, str], port: int | None = None) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class DaphneProcess:
+    """A Daphne serving the demo that can be stopped and started again on the same port.
+
+    ``with DaphneProcess(env) as server:`` starts it and always stops it at the end;
+    ``server.stop()`` / ``server.start()`` in between simulate a server restart.
+    """
+
+    def __init__(self, env: dict[str, str], port: int | None = None, log: Path | None = None):
+        self.env = env
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+        # Daphne's stderr goes to a file: a pipe nobody reads would fill up and block it.
+        self.log = log or Path(tempfile.gettempdir()) / f"chatter-daphne-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> None:
+        """Start Daphne and return once it answers HTTP."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("already running")
+        deadline = time.monotonic() + timeout
+        while True:  # the port may linger for a moment after a stop
+            try:
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self._log_file = self.log.open("a")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "asgi:application",
+            ],
+            cwd=EXAMPLE,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+        )
+        try:
+            wait_http(f"{self.url}/login/", self.proc, timeout=timeout)
+        except BaseException as exc:
+            self.stop()
+            raise RuntimeError(f"Daphne did not start:\n{self.log_text()}") from exc
+
+    def log_text(self) -> str:
+        """What Daphne wrote to stderr so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """Stop Daphne (terminate, then kill after 10 s); harmless if not running."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._log_file.close()
+
+    def __enter__(self) -> DaphneProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:

@@ -1,0 +1,269 @@
+"""chatter.utils in single-tenant mode (SQLite): the middlewares behave like channels'."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+
+from chatter import rooms, utils
+from chatter.models import Room
+from chatter.utils import (
+    ChatterMTMiddlewareStack,
+    MTAuthMiddleware,
+    MTSchemaMiddleware,
+    SameHostOriginValidator,
+    create_room,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class ScopeReport(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        await self.send(
+            json.dumps(
+                {
+                    "schema_name": self.scope.get("schema_name", "<absent>"),
+                    "multitenant": self.scope.get("multitenant", "<absent>"),
+                    "tenant": repr(self.scope.get("tenant", "<absent>")),
+                    "username": user.get_username() if user is not None else None,
+                    "authenticated": bool(user and user.is_authenticated),
+                }
+            )
+        )
+
+
+app = ScopeReport.as_asgi()
+
+
+def cookie_for(user: Any) -> str:
+    """``<SESSION_COOKIE_NAME>=<key>`` of a new session of ``user``."""
+    from django.conf import settings
+
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}"
+
+
+async def report(application: Any, cookie: str | None = None) -> dict[str, Any]:
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    comm = WebsocketCommunicator(application, "/ws/", headers=headers)
+    accepted, _ = await comm.connect()
+    assert accepted
+    data = json.loads(await comm.receive_from())
+    await comm.disconnect()
+    return data
+
+
+def test_public_names() -> None:
+    assert create_room is rooms.create_room
+    assert set(utils.__all__) >= {
+        "MTSchemaMiddleware",
+        "MTAuthMiddleware",
+        "ChatterMTMiddlewareStack",
+        "create_room",
+        "SameHostOriginValidator",
+    }
+
+
+async def test_schema_middleware_single_tenant() -> None:
+    data = await report(MTSchemaMiddleware(app))
+    assert data == {
+        "schema_name": "",
+        "multitenant": False,
+        "tenant": "None",
+        "username": None,
+        "authenticated": False,
+    }
+
+
+async def test_schema_middleware_does_not_check_the_host_single_tenant() -> None:
+    comm = WebsocketCommunicator(MTSchemaMiddleware(app), "/ws/", headers=[])
+    assert (await comm.connect())[0]
+    assert json.loads(await comm.receive_from())["multitenant"] is False
+    await comm.disconnect()
+
+
+async def test_stack_resolves_the_user() -> None:
+    user = await database_sync_to_async(get_user_model().objects.create_user)(
+        "alice", password="pw"
+    )
+    cookie = await database_sync_to_async(cookie_for)(user)
+    data = await report(ChatterMTMiddlewareStack(app), cookie)
+    assert data["username"] == "alice" and data["authenticated"] is True
+    assert (data["schema_name"], data["multitenant"], data["tenant"]) == ("", False, "None")
+
+
+async def test_stack_anonymous_without_cookie() -> None:
+    data = await report(ChatterMTMiddlewareStack(app))
+    assert data["authenticated"] is False
+
+
+async def test_auth_middleware_alone_and_changed_password() -> None:
+    application = CookieMiddleware(SessionMiddleware(MTAuthMiddleware(app)))
+
+    def setup() -> tuple[Any, str]:
+        user = get_user_model().objects.create_user("bob", password="pw")
+        return user, cookie_for(user)
+
+    user, cookie = await database_sync_to_async(setup)()
+    data = await report(application, cookie)
+    assert data["username"] == "bob"
+    assert data["schema_name"] == "<absent>"  # MTAuthMiddleware adds only the user
+
+    def change() -> None:
+        user.set_password("new")
+        user.save()
+
+    await database_sync_to_async(change)()
+    assert (await report(application, cookie))["authenticated"] is False
+
+
+async def test_auth_middleware_reads_the_cookie_without_session_middleware() -> None:
+    user = await database_sync_to_async(get_user_model().objects.create_user)("carol")
+    cookie = await database_sync_to_async(cookie_for)(user)
+    data = await report(MTAuthMiddleware(app), cookie)
+    assert data["username"] == "carol"
+
+
+async def test_custom_session_cookie_name(settings: Any) -> None:
+    settings.SESSION_COOKIE_NAME = "chat_sid"
+    user = await database_sync_to_async(get_user_model().objects.create_user)("dave")
+    cookie = await database_sync_to_async(cookie_for)(user)
+    assert cookie.startswith("chat_sid=")
+    assert (await report(ChatterMTMiddlewareStack(app), cookie))["username"] == "dave"
+    renamed = cookie.replace("chat_sid=", "sessionid=")
+    assert (await report(ChatterMTMiddlewareStack(app), renamed))["authenticated"] is False
+
+
+async def test_origin_validator_in_front() -> None:
+    application = SameHostOriginValidator(ChatterMTMiddlewareStack(app))
+    comm = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"host", b"testserver"), (b"origin", b"http://evil.org")]
+    )
+    assert (await comm.connect())[0]
+    assert (await comm.receive_output())["code"] == 4403
+
+
+# -- the Utilities page's examples, run as written ----------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def python_blocks(page: str) -> list[str]:
+    """The ``.. code-block:: python`` blocks of a docs page, dedented."""
+    lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+    blocks: list[str] = []
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped == ".. code-block:: python":
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            body: list[str] = []
+            i += 1
+            while i < len(lines) and (
+                not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+            ):
+                body.append(lines[i])
+                i += 1
+            blocks.append(textwrap.dedent("\n".join(body)).strip() + "\n")
+            continue
+        i += 1
+    return blocks
+
+
+def run_block(source: str) -> dict[str, Any]:
+    # The original docs' placeholder, should an example still use it.
+    source = source.replace("<your stack>(", "SameHostOriginValidator(")
+    namespace: dict[str, Any] = {"SameHostOriginValidator": SameHostOriginValidator}
+    exec(compile(source, "<docs/utilities.rst>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_utilities_page_examples_build_applications() -> None:
+    blocks = python_blocks("utilities.rst")
+    assert len(blocks) == 5
+    assert all("django_chatter" not in block for block in blocks)
+    routing = [run_block(b) for b in blocks if "application = ProtocolTypeRouter" in b]
+    assert len(routing) == 3
+    for namespace in routing:
+        assert isinstance(namespace["application"], ProtocolTypeRouter)
+    names = {
+        name
+        for b in blocks
+        for name in (
+            "MTSchemaMiddleware",
+            "MTAuthMiddleware",
+            "ChatterMTMiddlewareStack",
+            "create_room",
+        )
+        if name in b
+    }
+    assert len(names) == 4
+
+
+async def test_utilities_page_stack_example_serves_chatter_sockets() -> None:
+    """The ChatterMTMiddlewareStack example, for real: an anonymous socket gets 4401."""
+    (block,) = [b for b in python_blocks("utilities.rst") if "ChatterMTMiddlewareStack(" in b]
+    application = run_block(block)["application"]
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/chatter/{uuid.uuid4()}/",
+        headers=[(b"host", b"testserver"), (b"origin", b"http://testserver")],
+    )
+    assert (await comm.connect())[0]
+    message = await comm.receive_output()
+    assert (message["type"], message["code"]) == ("websocket.close", 4401)
+    await comm.wait()
+
+
+def test_utilities_page_create_room_example(rf: Any) -> None:
+    (block,) = [b for b in python_blocks("utilities.rst") if "def my_view" in b]
+    my_view = run_block(block)["my_view"]
+    user_model = get_user_model()
+    me = user_model.objects.create_user("me", password="pw")
+    other = user_model.objects.create_user("user2", password="pw")
+
+    def request() -> Any:
+        req = rf.get("/somewhere/")
+        req.user = me
+        req.session = SessionStore()
+        req._messages = FallbackStorage(req)
+        return req
+
+    response = my_view(request())
+    assert response.status_code == 200
+    room = Room.objects.get()
+    assert set(room.members.all()) == {me, other}
+    assert str(room.pk) in response.content.decode()
+    # The same pair again: the same room, no second one.
+    assert my_view(request()).status_code == 200
+    assert Room.objects.count() == 1
+
+
+def test_multitenancy_page_examples_run() -> None:
+    blocks = python_blocks("multitenancy.rst")
+    assert blocks
+    namespaces = [run_block(block) for block in blocks]
+    assert isinstance(namespaces[1]["application"], ProtocolTypeRouter)
+    assert "chatter" in namespaces[0]["TENANT_APPS"]
+    assert namespaces[-1]["BadgeConsumer"].__name__ == "BadgeConsumer"
