@@ -15,6 +15,15 @@
   var wasAtBottom = true;
   var olderAnchor = null;
 
+  // Reconnect with full jitter like the ws extension, but capped at 15 s instead of 64 s:
+  // a restarted server has its readers back within seconds, still spread out in time.
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = function (retryCount) {
+      var cap = Math.min(15000, 500 * Math.pow(2, retryCount));
+      return 250 + Math.random() * cap;
+    };
+  }
+
   function $(id) { return document.getElementById(id); }
   function list() { return $("chatter-messages"); }
   function me() { var r = $("chatter-room"); return r ? r.getAttribute("data-me") : ""; }
