@@ -39,8 +39,11 @@ def message_events(message: Message, schema_name: str = "") -> list[Event]:
 
 
 def room_list_events(room: Room, schema_name: str = "", users: Any = None) -> list[Event]:
-    """Each member's (or each of ``users``') room-list entry for ``room``, with their unread."""
-    room = Room.objects.select_related("last_message", "last_message__sender").get(pk=room.pk)
+    """Each member's (or each of ``users``') room-list entry for ``room``, with their unread.
+
+    ``room`` must be current (its ``last_seq`` and ``last_message``), as ``send_message``
+    leaves it.
+    """
     all_members = rooms.members(room)
     memberships = Membership.objects.filter(room=room)
     if users is not None:
@@ -61,13 +64,13 @@ def room_list_events(room: Room, schema_name: str = "", users: Any = None) -> li
 
 def read_events(room: Room, reader: Any, schema_name: str = "") -> list[Event]:
     """After ``reader`` read ``room``: the room's "Seen by" line and the reader's badges."""
-    seq = Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
-    last = Message.objects.filter(room=room, seq=seq).values_list("sender_id", flat=True).first()
-    readers = [u for u in rooms.seen_by(room, seq) if u.pk != last]
+    room = Room.objects.select_related("last_message", "last_message__sender").get(pk=room.pk)
+    last_sender = room.last_message.sender_id if room.last_message else None
+    readers = [u for u in rooms.seen_by(room, room.last_seq) if u.pk != last_sender]
     events = [
         Event(
             tenancy.room_group(schema_name, room.pk),
-            {"type": "chatter.frame", "html": frames.seen(seq, readers)},
+            {"type": "chatter.frame", "html": frames.seen(room.last_seq, readers)},
         )
     ]
     return events + room_list_events(room, schema_name, users=[reader])

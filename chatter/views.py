@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatter import conf, live, rooms
@@ -31,7 +32,7 @@ def _room_or_404(room_id: Any, user: Any) -> Room:
     try:
         return rooms.room_for_member(room_id, user)
     except Room.DoesNotExist:
-        raise Http404("No such room.") from None
+        raise Http404(_("No such room.")) from None
 
 
 def _before(request: HttpRequest) -> int | None:
@@ -158,9 +159,9 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
     try:
         before = _before(request)
     except BadBefore:
-        return HttpResponseBadRequest("before must be a positive integer")
-    if before is None:
-        rooms.mark_read(room, request.user)
+        return HttpResponseBadRequest(_("before must be a positive integer"))
+    if before is None and rooms.mark_read(room, request.user) is not None:
+        live.announce_read(room, request.user)
     return render(request, "chatter/room.html", _room_context(request, room, before))
 
 
@@ -172,9 +173,9 @@ def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     try:
         before = _before(request)
     except BadBefore:
-        return HttpResponseBadRequest("before must be a positive integer")
+        return HttpResponseBadRequest(_("before must be a positive integer"))
     if before is None:
-        return HttpResponseBadRequest("before is required")
+        return HttpResponseBadRequest(_("before is required"))
     page = rooms.history(room, before=before)
     newer_day = _day_param(request)
     last_day = _day_of(page.messages[-1]) if page.messages else None

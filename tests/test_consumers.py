@@ -297,3 +297,17 @@ async def test_http_fallback_send_reaches_open_sockets(pair):
     got = "".join(await frames_until(b, lambda t: "posted without js" in t))
     assert seqs(got) == [1]
     await b.disconnect()
+
+
+async def test_opening_the_page_tells_the_sender_it_was_seen(pair):
+    alice, bob, room = pair
+    a = await open_room(alice, room)
+    await a.send_json_to({"text": "are you there", "client_id": str(uuid.uuid4())})
+    await frames_until(a, lambda t: "chatter-msg-1" in t)
+    client = Client()
+    await sync_to_async(client.force_login)(bob)
+    response = await sync_to_async(client.get)(f"/chat/{room.pk}/")
+    assert response.status_code == 200
+    got = "".join(await frames_until(a, lambda t: "Seen by" in t))
+    assert ">bob<" in got
+    await a.disconnect()

@@ -166,7 +166,7 @@ def test_query_count_does_not_grow_with_room_size(
         a = _count(alice_client, reverse(name, args=[small.id]) + query)
         b = _count(alice_client, reverse(name, args=[large.id]) + query)
         assert a == b, name
-        assert b <= 10, name
+        assert b <= 14, name  # the first view also announces the read: 4 more
 
 
 def test_chat_with_other_user_gives_one_room(alice_client: Any, alice: Any, bob: Any) -> None:
