@@ -1,8 +1,8 @@
 """What Chatter's management commands share: one entry point and CommandError lookups.
 
 Every command subclasses :class:`ChatterCommand` and implements :meth:`run` instead of
-``handle``. Options common to all of them (a future ``--schema NAME`` for django-tenants)
-belong in :meth:`ChatterCommand.add_arguments` and :meth:`ChatterCommand.handle` only.
+``handle``. Options common to all of them (``--schema NAME`` for django-tenants) belong in
+:meth:`ChatterCommand.add_arguments` and :meth:`ChatterCommand.handle` only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
+from chatter import tenancy
 from chatter.models import Room
 
 
@@ -20,15 +22,45 @@ class ChatterCommand(BaseCommand):
     """Base of the ``chatter_*`` commands: shared options and the call of :meth:`run`."""
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """Add the options every Chatter command takes (none yet)."""
+        """Add the options every Chatter command takes: ``--schema NAME``."""
+        parser.add_argument(
+            "--schema",
+            metavar="NAME",
+            default=None,
+            help="With django-tenants: work in the tenant whose schema is NAME.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> str | None:
-        """Run the command; the one place that sets up what all commands share."""
-        return self.run(*args, **options)
+        """Run the command; the one place that sets up what all commands share.
+
+        With ``--schema NAME`` the whole of :meth:`run` runs inside that tenant's schema,
+        after checking (in the public schema) that a tenant has it; otherwise nothing runs.
+        """
+        schema_name = options.get("schema")
+        if schema_name is None:
+            if tenancy.is_multitenant() and not _has_chatter_tables():
+                raise CommandError(
+                    f"Chatter's tables are not in the schema {tenancy.current_schema()!r}: "
+                    "with django-tenants, pass --schema NAME."
+                )
+            return self.run(*args, **options)
+        if not tenancy.is_multitenant():
+            raise CommandError(
+                "--schema needs django-tenants, which is not configured "
+                "(no TENANT_MODEL or not its database backend)."
+            )
+        if tenancy.tenant_for_schema(schema_name) is None:
+            raise CommandError(f"Unknown schema: {schema_name}")
+        with tenancy.schema(schema_name):
+            return self.run(*args, **options)
 
     def run(self, *args: Any, **options: Any) -> str | None:
         """Do the command's work; subclasses implement it."""
         raise NotImplementedError("ChatterCommand subclasses must implement run().")
+
+
+def _has_chatter_tables() -> bool:
+    return Room._meta.db_table in connection.introspection.table_names()
 
 
 def get_users(usernames: list[str]) -> list[Any]:

@@ -1,0 +1,386 @@
+"""What a person does, in Debian's Chromium driven by Playwright, against a real server.
+
+One Daphne process serves the demo project on the real PostgreSQL and Redis for the whole
+module; alice and bob (and carol) log in through the real login form. Screenshots of the
+room page go to ``docs/_static/screenshots/``; a failing test leaves screenshots of its
+open pages in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests import servers
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+PASSWORD = "chatter-demo"
+DATABASE = "chatter_browser"
+SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
+ARTIFACTS = servers.ROOT / "test-artifacts"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+HISTORY_COUNT = 120
+
+FILL_SCRIPT = """
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from chatter.models import Room
+from tests.factories import fill_room
+room = Room.objects.get(pk={room!r})
+users = get_user_model().objects
+fill_room(room, {count}, sender=users.get(username="carol"), text="history message {{seq}}")
+Room.objects.filter(pk=room.pk).update(last_message=room.messages.get(seq=room.last_seq))
+"""
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[dict[str, Any]]:
+    """A fresh database with the demo users and three rooms, served by one Daphne."""
+    servers.recreate_database(DATABASE)
+    # The tests send more than the default 20 messages in 10 s between them.
+    env = servers.server_env(DATABASE, CHATTER_RATE_LIMIT_MESSAGES="1000")
+    servers.manage(env, "migrate", "--noinput")
+    servers.manage(env, "demo_users")
+    rooms = {
+        "alice-bob": servers.manage(env, "chatter_create_room", "alice", "bob").strip(),
+        "carol-bob": servers.manage(env, "chatter_create_room", "carol", "bob").strip(),
+        "alice-carol": servers.manage(env, "chatter_create_room", "alice", "carol").strip(),
+    }
+    subprocess.run(
+        [sys.executable, "-c", FILL_SCRIPT.format(room=rooms["alice-carol"], count=HISTORY_COUNT)],
+        cwd=servers.EXAMPLE,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = servers.DaphneProcess(env, log=ARTIFACTS / "daphne-browser.log")
+    with server:
+        yield {"env": env, "server": server, "rooms": rooms}
+
+
+# -- the browser --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def log_in(browser: Any, base_url: str, username: str, viewport: dict[str, int]) -> Any:
+    """A browser context of ``username``, logged in through the login form."""
+    context = browser.new_context(base_url=base_url, viewport=viewport)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/chat/")
+    page.close()
+    return context
+
+
+@pytest.fixture(scope="module")
+def people(site: dict[str, Any], browser: Any) -> Iterator[dict[str, Any]]:
+    """Logged-in browser contexts: alice on a desktop, bob on a phone."""
+    base_url = site["server"].url
+    contexts = {
+        "alice": log_in(browser, base_url, "alice", DESKTOP),
+        "bob": log_in(browser, base_url, "bob", PHONE),
+    }
+    try:
+        yield contexts
+    finally:
+        for context in contexts.values():
+            context.close()
+
+
+@pytest.fixture
+def pages(people: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``pages("alice")`` opens a page for alice; all are screenshotted on failure, closed after."""
+    opened: list[tuple[str, Any]] = []
+    failed_before = request.session.testsfailed
+
+    def open_page(username: str) -> Any:
+        page = people[username].new_page()
+        opened.append((username, page))
+        return page
+
+    yield open_page
+    if request.session.testsfailed > failed_before:
+        for number, (username, page) in enumerate(opened):
+            name = f"{request.node.name}-{username}-{number}.png"
+            try:
+                page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+            except Exception as exc:  # a screenshot must not hide the failure
+                print(f"could not screenshot {name}: {exc}")
+    for _, page in opened:
+        page.close()
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def open_room(page: Any, room: str) -> None:
+    """Open a room page and wait until its socket is connected."""
+    page.goto(f"/chat/{room}/")
+    expect_connected(page)
+
+
+def expect_connected(page: Any, timeout: float = 15_000) -> None:
+    expect(page.locator("#chatter-status")).to_have_attribute(
+        "data-state", "connected", timeout=timeout
+    )
+
+
+def say(page: Any, text: str) -> None:
+    """Type ``text`` into the composer and press Enter."""
+    box = page.locator("#chatter-text")
+    box.fill(text)
+    box.press("Enter")
+
+
+def count_messages(page: Any, text: str) -> int:
+    """How many messages on the page have exactly this text."""
+    return page.evaluate(
+        """text => Array.from(document.querySelectorAll('#chatter-messages .chatter-msg'))
+            .filter(m => m.querySelector('.chatter-msg-text').textContent.trim() === text)
+            .length""",
+        text,
+    )
+
+
+def wait_for_message(page: Any, text: str, timeout: float = 10) -> None:
+    """Wait until the message list shows ``text`` (without reloading the page)."""
+    deadline = time.monotonic() + timeout
+    while count_messages(page, text) == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} did not appear within {timeout} s")
+        page.wait_for_timeout(50)
+
+
+def seqs(page: Any) -> list[int]:
+    """The data-seq of every message in the list, in page order."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('#chatter-messages .chatter-msg'))
+            .map(m => parseInt(m.getAttribute('data-seq'), 10))"""
+    )
+
+
+def assert_ordered(page: Any) -> None:
+    numbers = seqs(page)
+    assert numbers == sorted(set(numbers)), numbers
+
+
+def room_hex(room: str) -> str:
+    return room.replace("-", "")
+
+
+# -- the tests ----------------------------------------------------------------------------
+
+
+def test_message_from_profile_reaches_the_other_page_live(site, pages):
+    room = site["rooms"]["alice-bob"]
+    bob = pages("bob")
+    open_room(bob, room)
+
+    alice = pages("alice")
+    alice.goto("/users/bob/")
+    alice.get_by_role("link", name=re.compile(r"^Message")).click()
+    alice.wait_for_url(f"**/chat/{room}/")
+    expect_connected(alice)
+
+    say(alice, "hello")
+    wait_for_message(bob, "hello")
+    wait_for_message(alice, "hello")
+    expect(alice.locator("#chatter-text")).to_have_value("")
+    # Give a late duplicate (the live frame and a resume) the chance to show up.
+    bob.wait_for_timeout(500)
+    assert count_messages(bob, "hello") == 1
+    assert count_messages(alice, "hello") == 1
+    assert_ordered(alice)
+    assert_ordered(bob)
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    say(bob, "Hi Alice! How are you?")
+    wait_for_message(alice, "Hi Alice! How are you?")
+    say(alice, "Fine, thanks. Lunch at noon?")
+    wait_for_message(bob, "Fine, thanks. Lunch at noon?")
+    # Known bug (reported): the "is typing" line is not cleared by the typist's message, only
+    # by its timeout; wait it out so the screenshots show the room at rest.
+    for page in (alice, bob):
+        expect(page.locator("#chatter-typing")).to_have_text("", timeout=8_000)
+        expect_connected(page)
+    alice.screenshot(path=str(SCREENSHOTS / "room-desktop.png"))
+    bob.screenshot(path=str(SCREENSHOTS / "room-phone.png"))
+
+
+def test_unread_badge_for_another_room_appears_live(site, pages):
+    bob = pages("bob")
+    open_room(bob, site["rooms"]["alice-bob"])
+    entry = bob.locator(f"#chatter-rooms #chatter-room-{room_hex(site['rooms']['carol-bob'])}")
+    expect(entry).to_be_attached()
+    expect(entry.locator(".chatter-badge")).to_have_count(0)
+
+    servers.manage(site["env"], "chatter_send", site["rooms"]["carol-bob"], "carol", "psst, bob")
+
+    badge = entry.locator(".chatter-badge")
+    expect(badge).to_have_count(1, timeout=10_000)
+    expect(badge).to_have_text(re.compile(r"^\s*1\b"))
+    expect(entry).to_contain_text("psst, bob")
+    # The room being viewed has no badge.
+    active = bob.locator(f"#chatter-room-{room_hex(site['rooms']['alice-bob'])} .chatter-badge")
+    expect(active).to_be_hidden()
+
+
+def test_pages_reconnect_after_a_server_restart_and_get_what_they_missed(site, pages):
+    room = site["rooms"]["alice-bob"]
+    server = site["server"]
+    alice, bob = pages("alice"), pages("bob")
+    open_room(alice, room)
+    open_room(bob, room)
+    say(alice, "before the restart")
+    wait_for_message(bob, "before the restart")
+
+    server.stop()
+    for page in (alice, bob):
+        expect(page.locator("#chatter-status")).to_have_attribute(
+            "data-state", "reconnecting", timeout=15_000
+        )
+    text = "while you were away"
+    servers.manage(site["env"], "chatter_send", room, "alice", text)
+
+    server.start()
+    restarted = time.monotonic()
+    seen: dict[str, float] = {}
+    deadline = restarted + 90
+    while len(seen) < 2 and time.monotonic() < deadline:
+        for name, page in (("alice", alice), ("bob", bob)):
+            if name not in seen and count_messages(page, text):
+                seen[name] = time.monotonic() - restarted
+        alice.wait_for_timeout(100)
+    timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(seen.items()))
+    print(f"\nreconnect: message visible after restart: {timings}")
+    assert len(seen) == 2, f"only {timings or 'nobody'} saw the message within 90 s"
+
+    for page in (alice, bob):
+        expect_connected(page)
+        page.wait_for_timeout(300)
+        assert count_messages(page, text) == 1
+        assert count_messages(page, "before the restart") == 1
+        assert_ordered(page)
+        last = page.locator("#chatter-messages .chatter-msg").last
+        expect(last.locator(".chatter-msg-text")).to_have_text(text)
+
+
+def test_markup_in_messages_is_shown_as_text(site, pages):
+    room = site["rooms"]["alice-bob"]
+    alice, bob = pages("alice"), pages("bob")
+    open_room(alice, room)
+    open_room(bob, room)
+    texts = [
+        """<img src=x onerror="document.title='pwned'">""",
+        '<b hx-get="/chat/">bold</b>',
+    ]
+    for text in texts:
+        say(alice, text)
+        wait_for_message(bob, text)
+    bob.wait_for_timeout(500)
+    for page in (alice, bob):
+        for text in texts:
+            assert count_messages(page, text) == 1
+        assert page.locator(".chatter-msg-text img, .chatter-msg-text b").count() == 0
+        assert page.title() != "pwned"
+    # After a reload the stored messages are still text.
+    bob.reload()
+    expect_connected(bob)
+    for text in texts:
+        assert count_messages(bob, text) == 1
+    assert bob.locator(".chatter-msg-text img, .chatter-msg-text b").count() == 0
+    assert bob.title() != "pwned"
+
+
+def test_refused_send_shows_the_error_and_keeps_the_text(site, pages):
+    alice = pages("alice")
+    open_room(alice, site["rooms"]["alice-bob"])
+    before = seqs(alice)
+    text = "x" * 4001
+    say(alice, text)
+    expect(alice.locator("#chatter-composer-error")).to_contain_text("too long")
+    expect(alice.locator("#chatter-text")).to_have_value(text)
+    expect(alice.locator("#chatter-status")).to_have_attribute("data-state", "connected")
+    assert seqs(alice) == before
+
+    # The socket still works: the next message goes through and clears the error.
+    say(alice, "shorter, then")
+    wait_for_message(alice, "shorter, then")
+    expect(alice.locator("#chatter-text")).to_have_value("")
+
+
+SCROLLER = """() => {
+    const list = document.getElementById('chatter-messages');
+    return list.closest('[data-chatter-scroll]') || list;
+}"""
+
+
+def test_history_opens_scrolled_to_the_newest_message(site, pages):
+    alice = pages("alice")
+    open_room(alice, site["rooms"]["alice-carol"])
+    expect(alice.locator(f"#chatter-msg-{HISTORY_COUNT}")).to_be_in_viewport()
+    assert alice.locator("#chatter-msg-1").count() == 0
+    below = alice.evaluate(
+        f"() => {{ const s = ({SCROLLER})(); "
+        "return s.scrollHeight - s.scrollTop - s.clientHeight; }"
+    )
+    assert below < 40
+    numbers = seqs(alice)
+    assert numbers == list(range(numbers[0], HISTORY_COUNT + 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: #chatter-older uses hx-trigger='revealed', which htmx 2 checks only "
+    "on window scroll, but the list scrolls inside #chatter-messages (overflow-y: auto)",
+)
+def test_scrolling_to_the_top_loads_older_pages_until_the_first(site, pages):
+    alice = pages("alice")
+    open_room(alice, site["rooms"]["alice-carol"])
+    expect(alice.locator(f"#chatter-msg-{HISTORY_COUNT}")).to_be_in_viewport()
+    deadline = time.monotonic() + 15
+    while alice.locator("#chatter-msg-1").count() == 0:
+        assert time.monotonic() < deadline, f"older pages did not load: {seqs(alice)[:3]}..."
+        alice.evaluate(f"() => {{ ({SCROLLER})().scrollTop = 0; }}")
+        alice.wait_for_timeout(200)
+    alice.wait_for_timeout(300)
+    assert seqs(alice) == list(range(1, HISTORY_COUNT + 1))
+    expect(alice.locator("#chatter-older")).to_have_count(0)
