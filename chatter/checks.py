@@ -3,7 +3,7 @@
 Ids: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
 ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
 setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
-CHATTER_MAX_FRAME_BYTES too small for the longest message.
+CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from chatter import conf
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+REDIS_LAYER = "channels_redis.core.RedisChannelLayer"
 LAYERS_HINT = (
     "For one process: CHANNEL_LAYERS = {'default': {'BACKEND': "
     "'channels.layers.InMemoryChannelLayer'}}. For several processes: CHANNEL_LAYERS = "
@@ -113,6 +114,8 @@ def check_channels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="chatter.W007",
             )
         )
+    elif layers["default"].get("BACKEND") == REDIS_LAYER:
+        messages += _check_redis_timeout(layers["default"].get("CONFIG") or {})
     if not getattr(settings, "ASGI_APPLICATION", None):
         messages.append(
             Error(
@@ -126,6 +129,38 @@ def check_channels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+def _redis_major() -> int:
+    try:
+        import redis
+    except ImportError:
+        return 0
+    return int(redis.__version__.split(".")[0])
+
+
+def _check_redis_timeout(config: dict[str, Any]) -> list[CheckMessage]:
+    """redis-py 8 reads with a 5 s socket timeout, which cuts channels-redis's 5 s waits."""
+    if _redis_major() < 8:
+        return []
+    hosts = config.get("hosts") or ["redis://localhost:6379"]
+    for host in hosts:
+        timeout = host.get("socket_timeout", 5) if isinstance(host, dict) else 5
+        if timeout is not None and timeout <= 5:
+            return [
+                Warning(
+                    _(
+                        "redis-py 8 times out reads after 5 seconds, as long as channels-redis "
+                        "waits for a message: idle sockets crash and reconnect."
+                    ),
+                    hint=_(
+                        'Give each host a longer socket timeout, e.g. "hosts": [{"address": '
+                        '"redis://127.0.0.1:6379/0", "socket_timeout": 30}].'
+                    ),
+                    id="chatter.W013",
+                )
+            ]
+    return []
 
 
 def _int(low: int, high: int | None = None) -> Callable[[Any], bool]:

@@ -100,30 +100,6 @@ def prepare_chat(env: dict[str, str], names: tuple[str, ...] = ("alice", "bob"))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@contextlib.contextmanager
-def daphne(env: dict[str, str], port: int | None = None) -> Iterator[int]:
-    """Serve the demo with Daphne on ``port`` until the block ends; yields the port."""
-    port = port or free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "asgi:application"],
-        cwd=EXAMPLE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/login/", proc)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 class DaphneProcess:
     """A Daphne serving the demo that can be stopped and started again on the same port.
 
@@ -204,6 +180,13 @@ class DaphneProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def daphne(env: dict[str, str], port: int | None = None) -> Iterator[int]:
+    """Serve the demo with Daphne until the block ends; yields the port."""
+    with DaphneProcess(env, port) as server:
+        yield server.port
 
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:

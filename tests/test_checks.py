@@ -111,7 +111,7 @@ def test_in_memory_layer_without_debug() -> None:
     assert messages[0].level == django_checks.WARNING
     with override_settings(CHANNEL_LAYERS=in_memory, DEBUG=True):
         assert checks.check_channels() == []
-    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    redis = _redis_layer({"address": "redis://127.0.0.1:6379/0", "socket_timeout": 30})
     with override_settings(CHANNEL_LAYERS=redis, DEBUG=False):
         assert checks.check_channels() == []
 
@@ -213,3 +213,31 @@ def test_frame_too_small_for_the_longest_message() -> None:
 def test_run_checks_reports_a_broken_setting() -> None:
     with override_settings(CHATTER_PAGE_SIZE=1000):
         assert ids(all_chatter_messages()) == ["chatter.E010"]
+
+
+def _redis_layer(host: object) -> dict:
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [host]},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ({"address": "redis://127.0.0.1:6379/0"}, True),
+        ({"address": "redis://127.0.0.1:6379/0", "socket_timeout": 5}, True),
+        ({"address": "redis://127.0.0.1:6379/0", "socket_timeout": 30}, False),
+        ({"address": "redis://127.0.0.1:6379/0", "socket_timeout": None}, False),
+    ],
+)
+def test_redis_py_8_socket_timeout(settings, host, warned) -> None:
+    import redis
+
+    if int(redis.__version__.split(".")[0]) < 8:
+        pytest.skip("only redis-py 8 times reads out after 5 seconds")
+    settings.CHANNEL_LAYERS = _redis_layer(host)
+    assert ("chatter.W013" in {m.id for m in checks.check_channels()}) is warned

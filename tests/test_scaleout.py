@@ -20,8 +20,10 @@ def chat():
     servers.recreate_database("chatter_scaleout")
     env = servers.server_env("chatter_scaleout")
     info = servers.prepare_chat(env)
-    with servers.daphne(env) as port_a, servers.daphne(env) as port_b:
-        yield env, info, port_a, port_b
+    with servers.DaphneProcess(env) as a, servers.DaphneProcess(env) as b:
+        yield env, info, a.port, b.port
+        logs = a.log_text() + b.log_text()
+    assert "Exception inside application" not in logs, logs
 
 
 async def open_socket(port: int, room: str, cookie: str):
@@ -65,6 +67,23 @@ def test_chatter_send_reaches_a_connected_client(chat):
         text = f"from the command line {uuid.uuid4()}"
         await asyncio.to_thread(servers.manage, env, "chatter_send", info["room"], "alice", text)
         await until(b, text)
+        await b.close()
+
+    asyncio.run(run())
+
+
+def test_an_idle_socket_stays_open(chat):
+    """redis-py 8 times reads out after 5 s, as long as channels-redis blocks: not a crash."""
+    _, info, port_a, port_b = chat
+
+    async def run() -> None:
+        b = await open_socket(port_b, info["room"], info["cookies"]["bob"])
+        await asyncio.sleep(7)
+        a = await open_socket(port_a, info["room"], info["cookies"]["alice"])
+        text = f"after a quiet while {uuid.uuid4()}"
+        await a.send(json.dumps({"text": text, "client_id": str(uuid.uuid4())}))
+        await until(b, text)
+        await a.close()
         await b.close()
 
     asyncio.run(run())
