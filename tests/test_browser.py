@@ -367,11 +367,6 @@ def test_history_opens_scrolled_to_the_newest_message(site, pages):
     assert numbers == list(range(numbers[0], HISTORY_COUNT + 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: #chatter-older uses hx-trigger='revealed', which htmx 2 checks only "
-    "on window scroll, but the list scrolls inside #chatter-messages (overflow-y: auto)",
-)
 def test_scrolling_to_the_top_loads_older_pages_until_the_first(site, pages):
     alice = pages("alice")
     open_room(alice, site["rooms"]["alice-carol"])

@@ -13,6 +13,7 @@
   var typingTimer = null;
   var lastTyping = 0;
   var wasAtBottom = true;
+  var highestBefore = 0; // the newest sequence before the current frame was swapped in
   var olderAnchor = null;
 
   // Reconnect with full jitter like the ws extension, but capped at 15 s instead of 64 s:
@@ -103,6 +104,17 @@
     return items.length ? seqOf(items[items.length - 1]) : 0;
   }
 
+  // A room-list time in the reader's locale: the time today, else the date.
+  function localTime(el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when)) return;
+    var today = new Date().toDateString() === when.toDateString();
+    el.textContent = today
+      ? when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+      : when.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    el.title = when.toLocaleString();
+  }
+
   function dayLabel(date) {
     var today = new Date();
     var start = function (d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()); };
@@ -170,6 +182,7 @@
         if (badge && document.visibilityState === "visible") badge.hidden = true;
       }
     });
+    Array.prototype.forEach.call(rooms.querySelectorAll("time[datetime]"), localTime);
     var empty = $("chatter-rooms-empty");
     if (empty && rooms.querySelector("li[id]")) empty.hidden = true;
   }
@@ -234,10 +247,11 @@
 
   document.addEventListener("htmx:wsBeforeMessage", function () {
     wasAtBottom = wasAtBottom || atBottom();
+    highestBefore = highest();
   });
 
   document.addEventListener("htmx:wsAfterMessage", function () {
-    var before = highest();
+    var before = highestBefore;
     var contiguous = normalise();
     tidyRooms();
     var error = $("chatter-composer-error");
