@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 
 demo-tenants: $(VENV)/.installed
 	cd example && CHATTER_DATABASE_URL=$(PG_URL)_tenants CHATTER_REDIS_URL=$(REDIS_URL) \
-		DJANGO_SETTINGS_MODULE=settings_tenants ../$(PY) manage.py demo_tenants
+		PORT=$(PORT) DJANGO_SETTINGS_MODULE=settings_tenants ../$(PY) manage.py demo_tenants
 	cd example && CHATTER_DATABASE_URL=$(PG_URL)_tenants CHATTER_REDIS_URL=$(REDIS_URL) \
 		DJANGO_SETTINGS_MODULE=settings_tenants ../$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) asgi:application
 

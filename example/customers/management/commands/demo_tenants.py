@@ -7,6 +7,7 @@ fresh PostgreSQL server this one command prepares everything.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -54,9 +55,10 @@ class Command(BaseCommand):
         for tenant in tenants:
             with schema_context(tenant.schema_name):
                 self.users()
-        domains = ", ".join(f"http://{domain}:8000/" for _, _, domain in TENANTS)
+        port = os.environ.get("PORT", "8000")
+        domains = ", ".join(f"http://{domain}:{port}/" for _, _, domain in TENANTS)
         names = ", ".join(username for username, _, _ in USERS)
-        self.stdout.write(f"Tenants: {domains} (the list: http://localhost:8000/)")
+        self.stdout.write(f"Tenants: {domains} (the list: http://localhost:{port}/)")
         self.stdout.write(f"Users in each tenant: {names} — password: {PASSWORD}")
 
     def create_database(self) -> None:
