@@ -112,10 +112,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send(frames.composer_error(str(exc), client_id))
             return
         await self.send(frames.sent(client_id))
-        if created:
-            await live.publish(events)
-        else:
+        if not created:
             await self.deliver_upto(message.seq)
+            return
+        # The message first (what the room's readers wait for), then the room lists.
+        await live.publish(events)
+        await live.publish(await self.db(live.room_list_events, self.room, self.schema_name))
 
     async def on_resume(self, data: dict[str, Any]) -> None:
         """Send what came after the client's last sequence, in order."""
@@ -201,7 +203,7 @@ def _send(
     room: Room, user: Any, text: Any, client_id: str, schema_name: str
 ) -> tuple[Any, bool, list[live.Event]]:
     message, created = rooms.send_message(room, user, text, client_id)
-    events = live.message_events(message, schema_name) if created else []
+    events = [live.message_event(message, schema_name)] if created else []
     return message, created, events
 
 

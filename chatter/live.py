@@ -8,11 +8,13 @@ database. Frames are rendered once per message here, never once per recipient so
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 
 from chatter import frames, rooms, tenancy
 from chatter.models import Membership, Message, Room
@@ -26,16 +28,17 @@ class Event:
     payload: dict[str, Any]
 
 
+def message_event(message: Message, schema_name: str = "") -> Event:
+    """The room's message frame, rendered once for every socket of the room."""
+    return Event(
+        tenancy.room_group(schema_name, message.room_id),
+        {"type": "chatter.message", "seq": message.seq, "html": frames.message(message)},
+    )
+
+
 def message_events(message: Message, schema_name: str = "") -> list[Event]:
     """The room's message frame, and each member's updated room-list entry (sync, DB)."""
-    room = message.room
-    events = [
-        Event(
-            tenancy.room_group(schema_name, room.pk),
-            {"type": "chatter.message", "seq": message.seq, "html": frames.message(message)},
-        )
-    ]
-    return events + room_list_events(room, schema_name)
+    return [message_event(message, schema_name), *room_list_events(message.room, schema_name)]
 
 
 def room_list_events(room: Room, schema_name: str = "", users: Any = None) -> list[Event]:
@@ -44,10 +47,15 @@ def room_list_events(room: Room, schema_name: str = "", users: Any = None) -> li
     ``room`` must be current (its ``last_seq`` and ``last_message``), as ``send_message``
     leaves it.
     """
-    all_members = rooms.members(room)
-    memberships = Membership.objects.filter(room=room)
+    memberships = list(
+        Membership.objects.filter(room=room)
+        .select_related("user")
+        .order_by("user__" + get_user_model().USERNAME_FIELD)
+    )
+    all_members = [m.user for m in memberships]
     if users is not None:
-        memberships = memberships.filter(user__in=users)
+        wanted = {u.pk for u in users}
+        memberships = [m for m in memberships if m.user_id in wanted]
     events = []
     for membership in memberships:
         membership.room = room
@@ -77,12 +85,23 @@ def read_events(room: Room, reader: Any, schema_name: str = "") -> list[Event]:
 
 
 async def publish(events: list[Event]) -> None:
-    """Send each event to its group; does nothing without a channel layer."""
+    """Send the events, in order within a group and concurrently across groups.
+
+    This is the one place that hands frames to the channel layer; it does nothing
+    without one.
+    """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not events:
         return
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        await layer.group_send(event.group, event.payload)
+        by_group.setdefault(event.group, []).append(event.payload)
+
+    async def send_all(group: str, payloads: list[dict[str, Any]]) -> None:
+        for payload in payloads:
+            await layer.group_send(group, payload)
+
+    await asyncio.gather(*(send_all(group, payloads) for group, payloads in by_group.items()))
 
 
 def announce_message(message: Message) -> None:

@@ -306,11 +306,12 @@ def send_message(room: Room, author: Any, text: Any, client_id: Any = None) -> t
 
 
 def _existing(room: Room, author: Any, cid: uuid.UUID) -> Message | None:
-    return (
-        Message.objects.select_related("sender")
-        .filter(room=room, sender=author, client_id=cid)
-        .first()
-    )
+    # get(), not first(): first() would add ORDER BY id, which PostgreSQL may answer by
+    # walking the primary key instead of the (room, sender, client_id) unique index.
+    try:
+        return Message.objects.select_related("sender").get(room=room, sender=author, client_id=cid)
+    except Message.DoesNotExist:
+        return None
 
 
 def mark_read(room: Room, user: Any, seq: int | None = None) -> int | None:

@@ -74,6 +74,10 @@ def database_from_url(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": str(parts.port or 5432),
+        # Keep connections: every websocket action is a database_sync_to_async call, and
+        # with the default CONN_MAX_AGE = 0 each one would open a new connection.
+        "CONN_MAX_AGE": 300,
+        "CONN_HEALTH_CHECKS": True,
     }
 
 

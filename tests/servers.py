@@ -107,9 +107,17 @@ class DaphneProcess:
     ``server.stop()`` / ``server.start()`` in between simulate a server restart.
     """
 
-    def __init__(self, env: dict[str, str], port: int | None = None, log: Path | None = None):
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int | None = None,
+        log: Path | None = None,
+        host: str | None = None,
+    ):
         self.env = env
         self.port = port or free_port()
+        # The Host header of the readiness check (e.g. a tenant's domain); None: the address.
+        self.host = host
         self.proc: subprocess.Popen | None = None
         # Daphne's stderr goes to a file: a pipe nobody reads would fill up and block it.
         self.log = log or Path(tempfile.gettempdir()) / f"chatter-daphne-{self.port}.log"
@@ -151,7 +159,7 @@ class DaphneProcess:
             stderr=self._log_file,
         )
         try:
-            wait_http(f"{self.url}/login/", self.proc, timeout=timeout)
+            wait_http(f"{self.url}/login/", self.proc, timeout=timeout, host=self.host)
         except BaseException as exc:
             self.stop()
             raise RuntimeError(f"Daphne did not start:\n{self.log_text()}") from exc
@@ -189,13 +197,17 @@ def daphne(env: dict[str, str], port: int | None = None) -> Iterator[int]:
         yield server.port
 
 
-def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen | None = None, timeout: float = 30, host: str | None = None
+) -> None:
+    """Wait until ``url`` answers below 500 (with ``host`` as the Host header, if given)."""
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})  # noqa: S310
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                 if response.status < 500:
                     return
         except OSError:

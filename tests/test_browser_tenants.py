@@ -1,0 +1,263 @@
+"""``make demo-tenants`` in a browser: two tenants chatting side by side, kept apart.
+
+One Daphne serves ``settings_tenants`` (django-tenants) on a fresh PostgreSQL database
+prepared by ``manage.py demo_tenants`` (tenants alpha and beta, each with alice and bob),
+with the real Redis channel layer. One Chromium holds four logged-in contexts: alice and
+bob of ``alpha.localhost`` and of ``beta.localhost``. The users of both tenants have the
+same ids, so this checks that equal ids of two tenants never meet. Screenshots of bob's
+room on each tenant go to ``docs/_static/screenshots/``; a failure leaves screenshots of
+every page in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests import servers
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+PASSWORD = "chatter-demo"
+DATABASE = "chatter_browser_tenants"
+TENANTS = ("alpha", "beta")
+USERS = ("alice", "bob")
+SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
+ARTIFACTS = servers.ROOT / "test-artifacts"
+VIEWPORT = {"width": 1024, "height": 700}
+# Marks <html data-test-socket="open"> once the page's websocket is open.
+SOCKET_FLAG = """document.addEventListener("htmx:wsOpen", () => {
+    document.documentElement.setAttribute("data-test-socket", "open");
+});"""
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[servers.DaphneProcess]:
+    """The multi-tenant demo on a fresh database, served by one Daphne."""
+    servers.recreate_database(DATABASE)
+    env = servers.server_env(DATABASE, CHATTER_RATE_LIMIT_MESSAGES="1000")
+    env["DJANGO_SETTINGS_MODULE"] = "settings_tenants"
+    servers.manage(env, "demo_tenants")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "daphne-browser-tenants.log"
+    with servers.DaphneProcess(env, log=log, host="alpha.localhost") as server:
+        yield server
+
+
+def tenant_url(server: servers.DaphneProcess, tenant: str) -> str:
+    return f"http://{tenant}.localhost:{server.port}"
+
+
+# -- the browser --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def pages(
+    site: servers.DaphneProcess, browser: Any, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
+    """``pages["alpha-alice"]`` etc.: a page of each user of each tenant, logged in."""
+    contexts: list[Any] = []
+    opened: dict[str, Any] = {}
+    failed_before = request.session.testsfailed
+    try:
+        for tenant in TENANTS:
+            for username in USERS:
+                context = browser.new_context(base_url=tenant_url(site, tenant), viewport=VIEWPORT)
+                context.set_default_timeout(15_000)
+                context.add_init_script(SOCKET_FLAG)
+                contexts.append(context)
+                page = context.new_page()
+                opened[f"{tenant}-{username}"] = page
+                page.goto("/login/")
+                page.fill("#id_username", username)
+                page.fill("#id_password", PASSWORD)
+                page.get_by_role("button", name="Log in").click()
+                page.wait_for_url("**/chat/")
+        yield opened
+    finally:
+        if request.session.testsfailed > failed_before:
+            for name, page in opened.items():
+                path = ARTIFACTS / f"{request.node.name}-{name}.png"
+                try:
+                    page.screenshot(path=str(path), full_page=True)
+                except Exception as exc:  # a screenshot must not hide the failure
+                    print(f"could not screenshot {path.name}: {exc}")
+        for context in contexts:
+            context.close()
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def expect_connected(page: Any, timeout: float = 15_000) -> None:
+    expect(page.locator("#chatter-status")).to_have_attribute(
+        "data-state", "connected", timeout=timeout
+    )
+
+
+def say(page: Any, text: str) -> None:
+    box = page.locator("#chatter-text")
+    box.fill(text)
+    box.press("Enter")
+
+
+def message(page: Any, text: str) -> Any:
+    """The messages on the page whose text is exactly ``text``."""
+    return page.locator("#chatter-messages .chatter-msg-text").filter(
+        has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")
+    )
+
+
+def message_bob(page: Any) -> str:
+    """From bob's profile, click "Message"; return the room id the button led to."""
+    page.goto("/users/bob/")
+    page.get_by_role("link", name=re.compile(r"^Message")).click()
+    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
+    expect_connected(page)
+    return page.locator("#chatter-room").get_attribute("data-room")
+
+
+def room_entry(page: Any, room: str) -> Any:
+    return page.locator(f"#chatter-rooms #chatter-room-{room.replace('-', '')}")
+
+
+def assert_never_shows(page: Any, *texts: str) -> None:
+    body = page.locator("body").inner_text()
+    for text in texts:
+        assert text not in body, f"{page.url} shows {text!r}"
+
+
+# -- the test -----------------------------------------------------------------------------
+
+
+def test_two_tenants_chat_side_by_side_without_meeting(site, browser, pages):
+    # Bob opens his room with alice from his room list, on each tenant.
+    rooms: dict[str, str] = {}
+    for tenant in TENANTS:
+        bob = pages[f"{tenant}-bob"]
+        entries = bob.locator("#chatter-rooms li[id^='chatter-room-']")
+        expect(entries).to_have_count(1)
+        entries.first.locator("a.chatter-room-link").click()
+        bob.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
+        expect_connected(bob)
+        rooms[tenant] = bob.locator("#chatter-room").get_attribute("data-room")
+    assert rooms["alpha"] != rooms["beta"]
+
+    # Alice messages bob from his profile, on each tenant; it is the same room.
+    for tenant in TENANTS:
+        assert message_bob(pages[f"{tenant}-alice"]) == rooms[tenant]
+
+    # The ids are per schema: alice (and bob) have the same id on both tenants.
+    me = {
+        name: page.locator("#chatter-room").get_attribute("data-me") for name, page in pages.items()
+    }
+    assert me["alpha-alice"] == me["beta-alice"], me
+    assert me["alpha-bob"] == me["beta-bob"], me
+    assert me["alpha-alice"] != me["alpha-bob"], me
+
+    say(pages["alpha-alice"], "hello from alpha")
+    say(pages["beta-alice"], "hello from beta")
+    for tenant in TENANTS:
+        for username in USERS:
+            expect(message(pages[f"{tenant}-{username}"], f"hello from {tenant}")).to_have_count(
+                1, timeout=10_000
+            )
+    # Give a stray frame of the other tenant the chance to show up.
+    pages["alpha-bob"].wait_for_timeout(500)
+    for tenant, other in zip(TENANTS, reversed(TENANTS), strict=True):
+        for username in USERS:
+            page = pages[f"{tenant}-{username}"]
+            expect(message(page, f"hello from {tenant}")).to_have_count(1)
+            assert_never_shows(page, f"hello from {other}")
+            expect_connected(page)
+
+    # Bob's room on each tenant, at rest, for the docs.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for tenant in TENANTS:
+        bob = pages[f"{tenant}-bob"]
+        expect(bob.locator("#chatter-typing")).to_have_text("", timeout=8_000)
+        expect_connected(bob)
+        bob.screenshot(path=str(SCREENSHOTS / f"tenants-{tenant}.png"))
+
+    # Bob goes to his room list; a new message of his tenant, and only that, gets a badge.
+    # The list page has no #chatter-status; the flag set on htmx:wsOpen says it is live.
+    for tenant in TENANTS:
+        bob = pages[f"{tenant}-bob"]
+        bob.goto("/chat/")
+        expect(bob.locator("html")).to_have_attribute("data-test-socket", "open")
+        expect(room_entry(bob, rooms[tenant]).locator(".chatter-badge")).to_have_count(0)
+    say(pages["alpha-alice"], "again from alpha")
+    say(pages["beta-alice"], "again from beta")
+    for tenant in TENANTS:
+        bob = pages[f"{tenant}-bob"]
+        entry = room_entry(bob, rooms[tenant])
+        expect(entry).to_contain_text(f"again from {tenant}", timeout=10_000)
+        expect(entry.locator(".chatter-badge")).to_have_text(re.compile(r"^\s*1\b"))
+    pages["alpha-bob"].wait_for_timeout(500)
+    for tenant, other in zip(TENANTS, reversed(TENANTS), strict=True):
+        bob = pages[f"{tenant}-bob"]
+        entries = bob.locator("#chatter-rooms li[id^='chatter-room-']")
+        expect(entries).to_have_count(1)
+        expect(room_entry(bob, rooms[other])).to_have_count(0)
+        expect(room_entry(bob, rooms[tenant]).locator(".chatter-badge")).to_have_text(
+            re.compile(r"^\s*1\b")
+        )
+        assert_never_shows(bob, f"again from {other}", f"hello from {other}")
+    # Back in the room, bob has both messages of his tenant, and his socket is connected.
+    for tenant, other in zip(TENANTS, reversed(TENANTS), strict=True):
+        bob = pages[f"{tenant}-bob"]
+        room_entry(bob, rooms[tenant]).locator("a.chatter-room-link").click()
+        bob.wait_for_url(f"**/chat/{rooms[tenant]}/")
+        for text in (f"hello from {tenant}", f"again from {tenant}"):
+            expect(message(bob, text)).to_have_count(1)
+        assert_never_shows(bob, f"hello from {other}", f"again from {other}")
+    for page in pages.values():
+        expect_connected(page)
+
+    # Beta's room id on alpha's host, opened by alpha's alice (same user id as beta's): 404.
+    alice = pages["alpha-alice"]
+    response = alice.goto(f"/chat/{rooms['beta']}/")
+    assert response is not None and response.status == 404
+    assert_never_shows(alice, "hello from beta", "again from beta")
+
+    # Alpha's session cookie presented on beta's host means nothing there: the login page.
+    session = next(c for c in alice.context.cookies() if c["name"] == "sessionid")
+    assert session["domain"] == "alpha.localhost"
+    stranger = browser.new_context(base_url=tenant_url(site, "beta"), viewport=VIEWPORT)
+    try:
+        stranger.add_cookies([{**session, "domain": "beta.localhost", "path": "/"}])
+        page = stranger.new_page()
+        page.goto(f"/chat/{rooms['beta']}/")
+        assert re.search(r"/login/\?next=", page.url), page.url
+        expect(page.locator("#id_username")).to_be_visible()
+        page.goto("/chat/")
+        assert "/login/" in page.url, page.url
+    finally:
+        stranger.close()
