@@ -3,7 +3,8 @@
 Ids: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
 ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
 setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
-CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket timeout.
+CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket timeout,
+W014 PostgreSQL connections not kept.
 """
 
 from __future__ import annotations
@@ -129,6 +130,28 @@ def check_channels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register()
+def check_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Websocket actions open a connection each unless PostgreSQL connections are kept."""
+    return _check_connections(settings.DATABASES.get("default", {}))
+
+
+def _check_connections(database: dict[str, Any]) -> list[CheckMessage]:
+    engine = database.get("ENGINE", "")
+    if "postgresql" not in engine or database.get("CONN_MAX_AGE", 0) != 0:
+        return []
+    return [
+        Warning(
+            _("CONN_MAX_AGE is 0: every websocket action opens a new database connection."),
+            hint=_(
+                'Keep connections, e.g. DATABASES["default"]["CONN_MAX_AGE"] = 300 with '
+                '"CONN_HEALTH_CHECKS": True.'
+            ),
+            id="chatter.W014",
+        )
+    ]
 
 
 def _redis_major() -> int:

@@ -241,3 +241,22 @@ def test_redis_py_8_socket_timeout(settings, host, warned) -> None:
         pytest.skip("only redis-py 8 times reads out after 5 seconds")
     settings.CHANNEL_LAYERS = _redis_layer(host)
     assert ("chatter.W013" in {m.id for m in checks.check_channels()}) is warned
+
+
+@pytest.mark.parametrize(
+    ("engine", "max_age", "warned"),
+    [
+        ("django.db.backends.postgresql", 0, True),
+        ("django_tenants.postgresql_backend", 0, True),
+        ("django.db.backends.postgresql", 300, False),
+        ("django.db.backends.postgresql", None, False),
+        ("django.db.backends.sqlite3", 0, False),
+    ],
+)
+def test_postgresql_connections_kept(engine: str, max_age: int | None, warned: bool) -> None:
+    database = {"ENGINE": engine, "NAME": "x", "CONN_MAX_AGE": max_age}
+    assert ("chatter.W014" in ids(checks._check_connections(database))) is warned
+
+
+def test_the_test_database_passes_the_connection_check() -> None:
+    assert checks.check_database() == []
