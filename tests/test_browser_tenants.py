@@ -39,10 +39,6 @@ USERS = ("alice", "bob")
 SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
 ARTIFACTS = servers.ROOT / "test-artifacts"
 VIEWPORT = {"width": 1024, "height": 700}
-# Marks <html data-test-socket="open"> once the page's websocket is open.
-SOCKET_FLAG = """document.addEventListener("htmx:wsOpen", () => {
-    document.documentElement.setAttribute("data-test-socket", "open");
-});"""
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -91,7 +87,6 @@ def pages(
             for username in USERS:
                 context = browser.new_context(base_url=tenant_url(site, tenant), viewport=VIEWPORT)
                 context.set_default_timeout(15_000)
-                context.add_init_script(SOCKET_FLAG)
                 contexts.append(context)
                 page = context.new_page()
                 opened[f"{tenant}-{username}"] = page
@@ -211,7 +206,7 @@ def test_two_tenants_chat_side_by_side_without_meeting(site, browser, pages):
     for tenant in TENANTS:
         bob = pages[f"{tenant}-bob"]
         bob.goto("/chat/")
-        expect(bob.locator("html")).to_have_attribute("data-test-socket", "open")
+        expect(bob.locator("#chatter-status")).to_have_attribute("data-state", "connected")
         expect(room_entry(bob, rooms[tenant]).locator(".chatter-badge")).to_have_count(0)
     say(pages["alpha-alice"], "again from alpha")
     say(pages["beta-alice"], "again from beta")
