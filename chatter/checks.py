@@ -209,6 +209,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CHATTER_RATE_LIMIT_MESSAGES": (_int(0), "an integer of at least 0 (0 turns it off)"),
     "CHATTER_RATE_LIMIT_SECONDS": (_int(0), "an integer of at least 0 (0 turns it off)"),
     "CHATTER_TYPING_TIMEOUT": (_positive_number, "a number of seconds greater than 0"),
+    "CHATTER_PRESENCE_TIMEOUT": (_int(10), "a whole number of seconds, at least 10"),
     "CHATTER_MAX_FRAME_BYTES": (_int(1), "an integer of at least 1"),
 }
 

@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "CHATTER_RATE_LIMIT_SECONDS": 10,
     # Seconds a "typing" indicator stays up without a new keystroke.
     "CHATTER_TYPING_TIMEOUT": 5,
+    # Seconds a member counts as active in a room after their socket's last sign of life;
+    # open sockets refresh it at a third of this.
+    "CHATTER_PRESENCE_TIMEOUT": 60,
     # Largest websocket text frame the consumer reads, in bytes.
     "CHATTER_MAX_FRAME_BYTES": 64 * 1024,
 }

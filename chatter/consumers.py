@@ -73,10 +73,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        if self.room is not None:
+            await live.publish(await self.db(_arrive, self.room, self.user, self.schema_name))
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+        if self.room is not None:
+            await live.publish(await self.db(_depart, self.room, self.user, self.schema_name))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Dispatch one client frame: a send (has ``text``), ``resume``, ``read`` or ``typing``."""
@@ -95,6 +99,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "resume": self.on_resume,
             "read": self.on_read,
             "typing": self.on_typing,
+            "ping": self.on_ping,
         }.get(kind)
         if handler is not None:
             await handler(data)
@@ -136,6 +141,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         events = await self.db(_read, self.room, self.user, seq, self.schema_name)
         await live.publish(events)
+
+    async def on_ping(self, data: dict[str, Any]) -> None:
+        """The page is still open: keep its user active in the room."""
+        await live.publish(await self.db(_arrive, self.room, self.user, self.schema_name))
 
     async def on_typing(self, data: dict[str, Any]) -> None:
         """Tell the other members, at most once every two seconds per socket."""
@@ -205,6 +214,15 @@ def _send(
     message, created = rooms.send_message(room, user, text, client_id)
     events = [live.message_event(message, schema_name)] if created else []
     return message, created, events
+
+
+def _arrive(room: Room, user: Any, schema_name: str) -> list[live.Event]:
+    return live.presence_events(room, schema_name) if rooms.touch(room, user) else []
+
+
+def _depart(room: Room, user: Any, schema_name: str) -> list[live.Event]:
+    rooms.leave(room, user)
+    return live.presence_events(room, schema_name)
 
 
 def _read(room: Room, user: Any, seq: int | None, schema_name: str) -> list[live.Event]:

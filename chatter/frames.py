@@ -52,6 +52,11 @@ def typing(user: Any) -> str:
     )
 
 
+def members(people: list[Any], active: set[Any]) -> str:
+    """Replace the room header's member list, marking who is active in the room now."""
+    return render_to_string("chatter/frames/members.html", {"members": people, "active": active})
+
+
 def seen(seq: int, readers: list[Any]) -> str:
     """Replace the "Seen by" line under the room's last message."""
     return render_to_string("chatter/frames/seen.html", {"seq": seq, "readers": readers})

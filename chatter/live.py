@@ -84,6 +84,13 @@ def read_events(room: Room, reader: Any, schema_name: str = "") -> list[Event]:
     return events + room_list_events(room, schema_name, users=[reader])
 
 
+def presence_events(room: Room, schema_name: str = "") -> list[Event]:
+    """The room's member list with who is active in it now, for every socket of the room."""
+    html = frames.members(rooms.members(room), rooms.active_ids(room))
+    group = tenancy.room_group(schema_name, room.pk)
+    return [Event(group, {"type": "chatter.frame", "html": html})]
+
+
 async def publish(events: list[Event]) -> None:
     """Send the events, in order within a group and concurrently across groups.
 

@@ -60,6 +60,8 @@ class Membership(models.Model):
     )
     joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
     last_read_seq = models.PositiveBigIntegerField(_("last read message"), default=0)
+    # Refreshed by the member's open sockets of this room; None when they left it.
+    last_seen_at = models.DateTimeField(_("last seen in the room"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("membership")

@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -328,6 +329,32 @@ def mark_read(room: Room, user: Any, seq: int | None = None) -> int | None:
         last_read_seq=target
     )
     return target if changed else None
+
+
+def _presence_cutoff() -> Any:
+    return timezone.now() - timedelta(seconds=conf.get("CHATTER_PRESENCE_TIMEOUT"))
+
+
+def touch(room: Room, user: Any) -> bool:
+    """Record that ``user`` has ``room`` open; True if they were not active in it before."""
+    cutoff = _presence_cutoff()
+    memberships = Membership.objects.filter(room=room, user=user)
+    was_active = memberships.filter(last_seen_at__gte=cutoff).exists()
+    return bool(memberships.update(last_seen_at=timezone.now())) and not was_active
+
+
+def leave(room: Room, user: Any) -> None:
+    """Record that ``user`` closed a socket of ``room`` (another open one touches again)."""
+    Membership.objects.filter(room=room, user=user).update(last_seen_at=None)
+
+
+def active_ids(room: Room) -> set[Any]:
+    """Ids of the members active in ``room`` within ``CHATTER_PRESENCE_TIMEOUT``."""
+    return set(
+        Membership.objects.filter(room=room, last_seen_at__gte=_presence_cutoff()).values_list(
+            "user_id", flat=True
+        )
+    )
 
 
 def seen_by(room: Room, seq: int, exclude: Any = None) -> list[Any]:

@@ -145,6 +145,8 @@ def _room_context(
         active_id=room.id,
         viewing_older=before is not None,
         typing_timeout=conf.get("CHATTER_TYPING_TIMEOUT"),
+        active=rooms.active_ids(room),
+        presence_timeout=conf.get("CHATTER_PRESENCE_TIMEOUT"),
         **extra,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,6 +13,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from chatter import rooms
 from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN
@@ -48,7 +50,10 @@ async def connect(
 
 
 async def close_code(comm: WebsocketCommunicator) -> int:
+    """The code the socket is closed with (frames sent before the close are skipped)."""
     out = await comm.receive_output(timeout=2)
+    while out["type"] == "websocket.send":
+        out = await comm.receive_output(timeout=2)
     assert out["type"] == "websocket.close"
     return out["code"]
 
@@ -70,17 +75,33 @@ async def quiet(comm: WebsocketCommunicator) -> None:
     assert await comm.receive_nothing(timeout=0.2)
 
 
+async def drain(comm: WebsocketCommunicator) -> list[str]:
+    """Read what is pending until the socket has been quiet for 0.1 s."""
+    got = []
+    while not await comm.receive_nothing(timeout=0.1):
+        got.append(await comm.receive_from())
+    return got
+
+
+OPEN: list[WebsocketCommunicator] = []
+
+
 @pytest.fixture
 def pair(db):
+    OPEN.clear()
     alice, bob = make_user("alice"), make_user("bob")
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     return alice, bob, room
 
 
 async def open_room(user: object, room: Room, after: int = 0) -> WebsocketCommunicator:
+    """A socket of ``user`` in ``room``, resumed; presence frames its arrival caused are read."""
     cookie = await sync_to_async(cookie_for)(user)
     comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
     assert accepted
+    OPEN.append(comm)
+    for other in OPEN:
+        await drain(other)
     await comm.send_json_to({"type": "resume", "after": after})
     return comm
 
@@ -311,3 +332,40 @@ async def test_opening_the_page_tells_the_sender_it_was_seen(pair):
     got = "".join(await frames_until(a, lambda t: "Seen by" in t))
     assert ">bob<" in got
     await a.disconnect()
+
+
+async def test_presence_follows_open_sockets(pair):
+    alice, bob, room = pair
+    a = await open_room(alice, room)
+    cookie = await sync_to_async(cookie_for)(bob)
+    b, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    assert accepted
+    arrived = "".join(await frames_until(a, lambda t: "chatter-members" in t))
+    assert f'chatter-member chatter-member--active" data-user="{bob.pk}"' in arrived
+    await b.send_json_to({"type": "ping"})
+    await quiet(a)  # still active: nothing to tell
+    await b.disconnect()
+    left = "".join(await frames_until(a, lambda t: "chatter-members" in t))
+    assert f'<span class="chatter-member" data-user="{bob.pk}">' in left
+    assert f'chatter-member--active" data-user="{alice.pk}"' in left
+    await a.disconnect()
+
+
+async def test_presence_expires_without_pings(pair, settings):
+    settings.CHATTER_PRESENCE_TIMEOUT = 10
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+
+    def age() -> None:
+        room.memberships.filter(user=bob).update(
+            last_seen_at=timezone.now() - timedelta(seconds=11)
+        )
+
+    await sync_to_async(age)()
+    assert bob.pk not in await sync_to_async(rooms.active_ids)(room)
+    a = await open_room(alice, room)
+    await b.send_json_to({"type": "ping"})
+    back = "".join(await frames_until(a, lambda t: "chatter-members" in t))
+    assert f'chatter-member--active" data-user="{bob.pk}"' in back
+    await a.disconnect()
+    await b.disconnect()

@@ -520,3 +520,27 @@ def test_search_users(alice: Any, bob: Any) -> None:
     assert [u.username for u in rooms.search_users("zed")] == ["alina"]
     assert rooms.search_users("   ") == []
     assert len(rooms.search_users("al", limit=1)) == 1
+
+
+# -- presence ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_touch_leave_and_active_ids(settings) -> None:
+    from django.utils import timezone
+
+    settings.CHATTER_PRESENCE_TIMEOUT = 30
+    alice, bob = make_user("p_alice"), make_user("p_bob")
+    room = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    assert rooms.active_ids(room) == set()
+    assert rooms.touch(room, alice) is True
+    assert rooms.touch(room, alice) is False  # already active: nothing to announce
+    assert rooms.active_ids(room) == {alice.pk}
+    room.memberships.filter(user=alice).update(last_seen_at=timezone.now() - timedelta(seconds=31))
+    assert rooms.active_ids(room) == set()
+    assert rooms.touch(room, alice) is True
+    rooms.leave(room, alice)
+    assert rooms.active_ids(room) == set()
+    outsider = make_user("p_carol")
+    assert rooms.touch(room, outsider) is False  # no membership row: nothing is written
+    assert rooms.active_ids(room) == set()

@@ -328,7 +328,18 @@
     if (evt.target.closest && evt.target.closest("#chatter-new-pill")) toBottom();
   });
 
+  // Tell the server every third of the presence timeout that this room is still open.
+  function keepActive() {
+    var room = $("chatter-room");
+    var seconds = room ? parseInt(room.getAttribute("data-presence-timeout"), 10) : 0;
+    if (!seconds) return;
+    setInterval(function () {
+      if (socket && list()) send({ type: "ping" });
+    }, (seconds * 1000) / 3);
+  }
+
   function start() {
+    keepActive();
     normalise();
     tidyRooms();
     toBottom();
