@@ -17,25 +17,16 @@ from typing import Any
 
 import pytest
 
+from tests import browser as b
 from tests import servers
+from tests.browser import ARTIFACTS, SCREENSHOTS, expect_connected, say
 
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-PASSWORD = "chatter-demo"
 DATABASE = "chatter_browser"
-SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
-ARTIFACTS = servers.ROOT / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 HISTORY_COUNT = 120
@@ -86,28 +77,11 @@ def site() -> Iterator[dict[str, Any]]:
 # -- the browser --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def log_in(browser: Any, base_url: str, username: str, viewport: dict[str, int]) -> Any:
     """A browser context of ``username``, logged in through the login form."""
-    context = browser.new_context(base_url=base_url, viewport=viewport)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/chat/")
+    page = b.log_in(browser, base_url, username, viewport)
     page.close()
-    return context
+    return page.context
 
 
 @pytest.fixture(scope="module")
@@ -155,19 +129,6 @@ def open_room(page: Any, room: str) -> None:
     """Open a room page and wait until its socket is connected."""
     page.goto(f"/chat/{room}/")
     expect_connected(page)
-
-
-def expect_connected(page: Any, timeout: float = 15_000) -> None:
-    expect(page.locator("#chatter-status")).to_have_attribute(
-        "data-state", "connected", timeout=timeout
-    )
-
-
-def say(page: Any, text: str) -> None:
-    """Type ``text`` into the composer and press Enter."""
-    box = page.locator("#chatter-text")
-    box.fill(text)
-    box.press("Enter")
 
 
 def count_messages(page: Any, text: str) -> int:

@@ -18,26 +18,16 @@ from typing import Any
 import pytest
 
 from tests import servers
+from tests.browser import ARTIFACTS, SCREENSHOTS, expect_connected, log_in, say
 
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-PASSWORD = "chatter-demo"
 DATABASE = "chatter_browser_tenants"
 TENANTS = ("alpha", "beta")
 USERS = ("alice", "bob")
-SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
-ARTIFACTS = servers.ROOT / "test-artifacts"
 VIEWPORT = {"width": 1024, "height": 700}
 
 
@@ -64,16 +54,6 @@ def tenant_url(server: servers.DaphneProcess, tenant: str) -> str:
 # -- the browser --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def pages(
     site: servers.DaphneProcess, browser: Any, request: pytest.FixtureRequest
@@ -85,16 +65,9 @@ def pages(
     try:
         for tenant in TENANTS:
             for username in USERS:
-                context = browser.new_context(base_url=tenant_url(site, tenant), viewport=VIEWPORT)
-                context.set_default_timeout(15_000)
-                contexts.append(context)
-                page = context.new_page()
+                page = log_in(browser, tenant_url(site, tenant), username, VIEWPORT)
+                contexts.append(page.context)
                 opened[f"{tenant}-{username}"] = page
-                page.goto("/login/")
-                page.fill("#id_username", username)
-                page.fill("#id_password", PASSWORD)
-                page.get_by_role("button", name="Log in").click()
-                page.wait_for_url("**/chat/")
         yield opened
     finally:
         if request.session.testsfailed > failed_before:
@@ -109,18 +82,6 @@ def pages(
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def expect_connected(page: Any, timeout: float = 15_000) -> None:
-    expect(page.locator("#chatter-status")).to_have_attribute(
-        "data-state", "connected", timeout=timeout
-    )
-
-
-def say(page: Any, text: str) -> None:
-    box = page.locator("#chatter-text")
-    box.fill(text)
-    box.press("Enter")
 
 
 def message(page: Any, text: str) -> Any:

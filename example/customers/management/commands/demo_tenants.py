@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, connection
@@ -19,8 +18,8 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from chatter.rooms import create_room
 from customers.models import Client, Domain
+from demo.accounts import PASSWORD, ensure_users
 
-PASSWORD = "chatter-demo"
 TENANTS = [
     # (schema, name, domain)
     ("alpha", "Alpha Inc.", "alpha.localhost"),
@@ -86,13 +85,4 @@ class Command(BaseCommand):
 
     def users(self) -> None:
         """Users alice and bob (password reset) and a room for them, in the current schema."""
-        user_model = get_user_model()
-        users = []
-        for username, first, last in USERS:
-            user, _ = user_model.objects.get_or_create(
-                username=username, defaults={"first_name": first, "last_name": last}
-            )
-            user.set_password(PASSWORD)
-            user.save()
-            users.append(user)
-        create_room(users)
+        create_room(ensure_users(USERS))
