@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -369,3 +370,21 @@ async def test_presence_expires_without_pings(pair, settings):
     assert f'chatter-member--active" data-user="{bob.pk}"' in back
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_rate_limited_send_is_refused_without_closing(pair, settings):
+    settings.CHATTER_RATE_LIMIT_MESSAGES = 2
+    settings.CHATTER_RATE_LIMIT_SECONDS = 60
+    await sync_to_async(cache.clear)()
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    for i in range(2):
+        await a.send_json_to({"text": f"ok {i}", "client_id": str(uuid.uuid4())})
+    await frames_until(a, lambda t: "chatter-msg-2" in t)
+    await drain(a)
+    cid = str(uuid.uuid4())
+    await a.send_json_to({"text": "one too many", "client_id": cid})
+    frame = await a.receive_from(timeout=2)
+    assert "too fast" in frame and f'data-client-id="{cid}"' in frame
+    assert await sync_to_async(Message.objects.filter(room=room).count)() == 2
+    await a.disconnect()
