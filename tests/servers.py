@@ -49,9 +49,9 @@ def recreate_database(name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    """Run ``manage.py`` of the demo; fail loudly with its output."""
-    done = subprocess.run(
+def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` of the demo in its own process and return what it did."""
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=EXAMPLE,
         env=env,
@@ -59,6 +59,11 @@ def manage(env: dict[str, str], *args: str) -> str:
         text=True,
         timeout=120,
     )
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run ``manage.py`` of the demo; fail loudly with its output."""
+    done = run_manage(env, *args)
     if done.returncode:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from io import StringIO
 from pathlib import Path
@@ -17,12 +16,12 @@ from django.test import override_settings
 
 from chatter import rooms
 from chatter.models import Membership, Message, Room
+from tests import servers
 from tests.factories import make_users
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "example"
+ROOT, EXAMPLE = servers.ROOT, servers.EXAMPLE
 
 
 def run(*args: Any) -> str:
@@ -198,14 +197,7 @@ def test_exit_status_in_a_real_process(tmp_path: Path) -> None:
     env.pop("CHATTER_DATABASE_URL", None)
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=EXAMPLE,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return servers.run_manage(env, *args)
 
     assert manage("migrate", "--noinput", "-v0").returncode == 0
     made = manage(

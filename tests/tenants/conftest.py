@@ -13,6 +13,7 @@ afterwards. The test database itself is created and dropped by pytest-django.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -211,3 +212,20 @@ def tenant_room(tenants: dict[str, TenantInfo]) -> Iterator[Callable[..., Any]]:
 def cookie(session_key: str) -> str:
     """The Cookie header of a session key, under ``SESSION_COOKIE_NAME``."""
     return f"{settings.SESSION_COOKIE_NAME}={session_key}"
+
+
+def alice_room_in_each(
+    alpha: TenantInfo, beta: TenantInfo, tenant_user: Any, tenant_room: Any
+) -> tuple[str, dict[str, Any]]:
+    """A named room of alice and a fresh user in each tenant: ``(tag, {schema: room})``."""
+    tag = uuid.uuid4().hex[:8]
+    rooms = {
+        t.schema_name: tenant_room(
+            t.schema_name,
+            t.users["alice"],
+            tenant_user(t.schema_name),
+            name=f"{t.schema_name} {tag}",
+        )
+        for t in (alpha, beta)
+    }
+    return tag, rooms

@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 
 from chatter import tenancy
 from chatter.models import Membership, Message, Room
-from tests.tenants.conftest import TenantInfo
+from tests.tenants.conftest import TenantInfo, alice_room_in_each
 
 
 def run(*args: Any) -> str:
@@ -184,16 +184,7 @@ def test_rooms_lists_only_the_schemas_rooms(
     alpha: TenantInfo, beta: TenantInfo, tenant_user: Any, tenant_room: Any
 ) -> None:
     """alice has one id in both schemas; each schema lists its own rooms of hers."""
-    tag = uuid.uuid4().hex[:8]
-    rooms = {
-        t.schema_name: tenant_room(
-            t.schema_name,
-            t.users["alice"],
-            tenant_user(t.schema_name),
-            name=f"{t.schema_name} {tag}",
-        )
-        for t in (alpha, beta)
-    }
+    tag, rooms = alice_room_in_each(alpha, beta, tenant_user, tenant_room)
     for schema_name, other in (("alpha", "beta"), ("beta", "alpha")):
         for args in (("chatter_rooms", "alice"), ("chatter_rooms",)):
             out = run(*args, "--schema", schema_name)

@@ -14,7 +14,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from chatter.models import Membership, Message, Room
-from tests.tenants.conftest import TenantInfo, login
+from tests.tenants.conftest import TenantInfo, alice_room_in_each, login
 
 
 @pytest.fixture
@@ -100,16 +100,7 @@ def test_room_list_shows_only_the_tenants_rooms(
 ) -> None:
     """alice has the same id in both tenants; each alice sees her own tenant's rooms."""
     assert alpha.users["alice"].pk == beta.users["alice"].pk
-    tag = uuid.uuid4().hex[:8]
-    rooms = {
-        t.schema_name: tenant_room(
-            t.schema_name,
-            t.users["alice"],
-            tenant_user(t.schema_name),
-            name=f"{t.schema_name} {tag}",
-        )
-        for t in (alpha, beta)
-    }
+    tag, rooms = alice_room_in_each(alpha, beta, tenant_user, tenant_room)
     for tenant, other in ((alpha, "beta"), (beta, "alpha")):
         response = request(client_for(tenant, tenant.users["alice"]), "get", "/chat/")
         assert response.status_code == 200
