@@ -12,6 +12,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from chatter import rooms
+from chatter.models import Room
 from chatter.templatetags import chatter as tags
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +84,18 @@ def test_chatter_day_and_when() -> None:
     assert (
         tags.chatter_isodate(datetime.datetime(2020, 3, 1, 9, tzinfo=datetime.UTC)) == "2020-03-01"
     )
+
+
+@pytest.mark.django_db
+def test_unread_count_tag(rf: Any, alice: Any, bob: Any) -> None:
+    room = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    for text in ("one", "two"):
+        rooms.send_message(room, bob, text)
+    tpl = Template("{% load chatter %}{% chatter_unread_count as n %}[{{ n }}]")
+    request = rf.get("/")
+    request.user = alice
+    assert tpl.render(Context({"request": request})) == "[2]"
+    request.user = bob
+    assert tpl.render(Context({"request": request})) == "[0]"
+    request.user = AnonymousUser()
+    assert tpl.render(Context({"request": request})) == "[0]"

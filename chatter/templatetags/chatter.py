@@ -80,3 +80,13 @@ def chatter_message_button(context: template.Context, user: Any) -> dict[str, An
         and not (getattr(viewer, "is_authenticated", False) and viewer.pk == user.pk)
     )
     return {"show": show, "target": user, "username": user.get_username() if show else ""}
+
+
+@register.simple_tag(takes_context=True)
+def chatter_unread_count(context: template.Context) -> int:
+    """Unread messages of the logged-in user in all their rooms; 0 for anonymous visitors."""
+    request = context.get("request")
+    viewer = getattr(request, "user", None) or context.get("user")
+    if not getattr(viewer, "is_authenticated", False):
+        return 0
+    return rooms.total_unread(viewer)
