@@ -340,3 +340,49 @@ def test_scrolling_to_the_top_loads_older_pages_until_the_first(site, pages):
     alice.wait_for_timeout(300)
     assert seqs(alice) == list(range(1, HISTORY_COUNT + 1))
     expect(alice.locator("#chatter-older")).to_have_count(0)
+
+
+HOLE_SCRIPT = """
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from chatter import rooms
+from chatter.models import Room
+room = Room.objects.get(pk={room!r})
+carol = get_user_model().objects.get(username="carol")
+deleted, _ = rooms.send_message(room, carol, "deleted by a moderator")
+rooms.send_message(room, carol, "after the deleted one")
+deleted.delete()
+"""
+
+
+def test_a_deleted_message_leaves_a_hole_without_a_resume_storm(site, pages):
+    """A hole the server cannot fill is asked for once, not after every answer."""
+    room = site["rooms"]["carol-bob"]
+    bob = pages("bob")
+    resumes: list[str] = []
+    bob.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framesent",
+            lambda payload: resumes.append(payload) if '"resume"' in str(payload) else None,
+        ),
+    )
+    open_room(bob, room)
+    bob.wait_for_timeout(300)
+    resumes.clear()
+    subprocess.run(
+        [sys.executable, "-c", HOLE_SCRIPT.format(room=room)],
+        cwd=servers.EXAMPLE,
+        env=site["env"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    servers.manage(site["env"], "chatter_send", room, "carol", "the doorbell")
+    wait_for_message(bob, "the doorbell")
+    bob.wait_for_timeout(1500)
+    assert count_messages(bob, "after the deleted one") == 1
+    assert count_messages(bob, "deleted by a moderator") == 0
+    assert len(resumes) <= 1, f"{len(resumes)} resumes for one hole"
+    assert_ordered(bob)

@@ -14,6 +14,8 @@
   var lastTyping = 0;
   var wasAtBottom = true;
   var highestBefore = 0; // the newest sequence before the current frame was swapped in
+  var askedAfter = -1; // the last hole asked for: a hole the server cannot fill (a deleted
+  // message) must not make every answer ask again
   var olderAnchor = null;
 
   // Reconnect with full jitter like the ws extension, but capped at 15 s instead of 64 s:
@@ -217,6 +219,7 @@
 
   document.addEventListener("htmx:wsOpen", function (evt) {
     socket = evt.detail.socketWrapper;
+    askedAfter = -1;
     status("connected");
     if (list()) {
       socket.sendImmediately(JSON.stringify({ type: "resume", after: normalise() }));
@@ -278,7 +281,10 @@
         typing.textContent = "";
       }
     }
-    if (top > contiguous) send({ type: "resume", after: contiguous });
+    if (top > contiguous && contiguous !== askedAfter) {
+      askedAfter = contiguous;
+      send({ type: "resume", after: contiguous });
+    }
     if (wasAtBottom) toBottom();
     else if (top > before) {
       var pill = $("chatter-new-pill");
