@@ -58,6 +58,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         self.groups = []
         self.typing_at = 0.0
+        self.last_resume: tuple[Any, float] = (None, 0.0)
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(NOT_LOGGED_IN)
             return
@@ -130,6 +131,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             after = max(int(data.get("after") or 0), 0)
         except (TypeError, ValueError):
             return
+        now = time.monotonic()
+        if (after, self.room.pk) == self.last_resume[0] and now - self.last_resume[1] < 2:
+            return  # the same question again at once: its answer is on its way
+        self.last_resume = ((after, self.room.pk), now)
         self.last_sent = min(after, await self.db(_last_seq, self.room))
         await self.deliver_upto(None)
 

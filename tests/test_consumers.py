@@ -388,3 +388,22 @@ async def test_rate_limited_send_is_refused_without_closing(pair, settings):
     assert "too fast" in frame and f'data-client-id="{cid}"' in frame
     assert await sync_to_async(Message.objects.filter(room=room).count)() == 2
     await a.disconnect()
+
+
+async def test_a_repeated_resume_is_answered_once(pair):
+    alice, _, room = pair
+
+    def fill() -> None:
+        for i in range(3):
+            rooms.send_message(room, alice, f"m{i}")
+
+    await sync_to_async(fill)()
+    a = await open_room(alice, room, after=1)
+    got = "".join(await frames_until(a, lambda t: "chatter-msg-3" in t))
+    assert seqs(got) == [2, 3]
+    for _ in range(5):
+        await a.send_json_to({"type": "resume", "after": 1})
+    await quiet(a)
+    await a.send_json_to({"type": "resume", "after": 2})
+    assert seqs(await a.receive_from(timeout=2)) == [3]
+    await a.disconnect()
