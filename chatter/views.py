@@ -7,6 +7,7 @@ Utilities page shows: ``return chatroom(request, create_room([request.user, othe
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from typing import Any
 
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chatter import conf, live, rooms
 from chatter.forms import GroupRoomForm
 from chatter.models import Message, Room
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 class BadBefore(ValueError):
@@ -40,7 +43,8 @@ def _before(request: HttpRequest) -> int | None:
     raw = request.GET.get("before")
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only (str.isdigit() accepts "²"), and within the database's bigint.
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) < 2**63:
         raise BadBefore(raw)
     return int(raw)
 

@@ -127,10 +127,12 @@ def test_seen_by_under_own_last_message(alice_client: Any, alice: Any, bob: Any)
 
 def test_bad_before_is_400(alice_client: Any, alice: Any, bob: Any) -> None:
     room = _room(alice, bob)
-    for value in ["0", "-1", "x", "1.5", ""]:
+    for value in ["0", "-1", "x", "1.5", "", "\u00b2", "9" * 30]:
         url = reverse("chatter:history", args=[room.id]) + f"?before={value}"
         assert alice_client.get(url).status_code == 400, value
     assert alice_client.get(reverse("chatter:history", args=[room.id])).status_code == 400
+    page = reverse("chatter:chatroom", args=[room.id])
+    assert alice_client.get(page + "?before=" + "9" * 30).status_code == 400
 
 
 def test_history_pages_walk_every_message_once_in_order(
