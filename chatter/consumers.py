@@ -58,7 +58,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         self.groups = []
         self.typing_at = 0.0
-        self.last_resume: tuple[Any, float] = (None, 0.0)
+        self.last_resume: tuple[int, float] = (-1, 0.0)
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(NOT_LOGGED_IN)
             return
@@ -132,10 +132,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except (TypeError, ValueError):
             return
         now = time.monotonic()
-        if (after, self.room.pk) == self.last_resume[0] and now - self.last_resume[1] < 2:
+        if after == self.last_resume[0] and now - self.last_resume[1] < 2:
             return  # the same question again at once: its answer is on its way
-        self.last_resume = ((after, self.room.pk), now)
-        self.last_sent = min(after, await self.db(_last_seq, self.room))
+        self.last_resume = (after, now)
+        self.last_sent = min(after, await self.db(rooms.last_seq, self.room))
         await self.deliver_upto(None)
 
     async def on_read(self, data: dict[str, Any]) -> None:
@@ -209,8 +209,7 @@ def _load_room(room_id: Any, user: Any) -> tuple[int, Room | None]:
     try:
         return 0, rooms.room_for_member(room_id, user)
     except Room.DoesNotExist:
-        exists = Room.objects.filter(pk=room_id).exists()
-        return (FORBIDDEN if exists else NOT_FOUND), None
+        return (FORBIDDEN if rooms.room_exists(room_id) else NOT_FOUND), None
 
 
 def _send(
@@ -236,12 +235,6 @@ def _read(room: Room, user: Any, seq: int | None, schema_name: str) -> list[live
     return live.read_events(room, user, schema_name)
 
 
-def _last_seq(room: Room) -> int:
-    return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
-
-
 def _missed(room: Room, after: int, upto: int | None) -> list[Any] | None:
-    missed = rooms.messages_after(room, after, limit=RESUME_LIMIT + 1)
-    if len(missed) > RESUME_LIMIT:
-        return None
-    return [m for m in missed if upto is None or m.seq <= upto]
+    missed = rooms.messages_after(room, after, limit=RESUME_LIMIT + 1, upto=upto)
+    return None if len(missed) > RESUME_LIMIT else missed

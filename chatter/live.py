@@ -74,7 +74,7 @@ def read_events(room: Room, reader: Any, schema_name: str = "") -> list[Event]:
     """After ``reader`` read ``room``: the room's "Seen by" line and the reader's badges."""
     room = Room.objects.select_related("last_message", "last_message__sender").get(pk=room.pk)
     last_sender = room.last_message.sender_id if room.last_message else None
-    readers = [u for u in rooms.seen_by(room, room.last_seq) if u.pk != last_sender]
+    readers = rooms.seen_by(room, room.last_seq, exclude=last_sender)
     events = [
         Event(
             tenancy.room_group(schema_name, room.pk),

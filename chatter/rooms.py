@@ -133,6 +133,11 @@ def room_for_member(room_id: Any, user: Any) -> Room:
     return Room.objects.get(pk=room_uuid, memberships__user=user)
 
 
+def room_exists(room_id: Any) -> bool:
+    """Whether a room with this id exists (to tell "not a member" from "no such room")."""
+    return Room.objects.filter(pk=room_id).exists()
+
+
 def members(room: Room) -> list[Any]:
     """The room's users, by username."""
     user_model = get_user_model()
@@ -177,15 +182,6 @@ def rooms_for(user: Any) -> list[RoomSummary]:
     ):
         others[other.room_id].append(other.user)
     return [RoomSummary(room=m.room, membership=m, others=others[m.room_id]) for m in memberships]
-
-
-def summary_for(room: Room, user: Any) -> RoomSummary:
-    """One room's summary for one user (the room list entry after a change)."""
-    membership = Membership.objects.select_related(
-        "room", "room__last_message", "room__last_message__sender"
-    ).get(room=room, user=user)
-    others = [u for u in members(room) if u.pk != user.pk]
-    return RoomSummary(room=membership.room, membership=membership, others=others)
 
 
 def unread_counts(user: Any) -> dict[uuid.UUID, int]:
@@ -284,19 +280,19 @@ def send_message(room: Room, author: Any, text: Any, client_id: Any = None) -> t
         existing = _existing(room, author, cid)
         if existing is not None:
             return existing, False
-    if not Membership.objects.filter(room=room, user=author).exists():
-        raise MessageRefused(_("You are not a member of this room."), code="not_member")
     _check_rate(author)
     try:
         with transaction.atomic():
             now = timezone.now()
             Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1, updated_at=now)
-            seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+            seq = last_seq(room)
+            # The sender has read their own message; no row means no member: roll back.
+            if not Membership.objects.filter(room=room, user=author).update(last_read_seq=seq):
+                raise MessageRefused(_("You are not a member of this room."), code="not_member")
             message = Message.objects.create(
                 room=room, sender=author, text=text, client_id=cid, seq=seq
             )
             Room.objects.filter(pk=room.pk).update(last_message=message)
-            Membership.objects.filter(room=room, user=author).update(last_read_seq=seq)
     except IntegrityError:
         existing = _existing(room, author, cid) if cid is not None else None
         if existing is None:
@@ -315,14 +311,20 @@ def _existing(room: Room, author: Any, cid: uuid.UUID) -> Message | None:
         return None
 
 
+def last_seq(room: Room) -> int:
+    """The room's newest sequence number, read from the database (raises if it is gone)."""
+    return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
+
+
 def mark_read(room: Room, user: Any, seq: int | None = None) -> int | None:
     """Mark ``room`` read by ``user`` up to ``seq`` (default: the newest message).
 
     Read state only moves forward. Returns the new read position, or None if nothing
     changed.
     """
-    last = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
-    if last is None:
+    try:
+        last = last_seq(room)
+    except Room.DoesNotExist:
         return None
     target = last if seq is None else max(0, min(int(seq), last))
     changed = Membership.objects.filter(room=room, user=user, last_read_seq__lt=target).update(
@@ -378,10 +380,11 @@ def history(room: Room, before: int | None = None, limit: int | None = None) -> 
     return HistoryPage(messages=rows, has_more=has_more)
 
 
-def messages_after(room: Room, after: int, limit: int = 500) -> list[Message]:
-    """Messages newer than sequence ``after``, oldest first (what a resuming client missed)."""
-    return list(
-        Message.objects.filter(room=room, seq__gt=after)
-        .select_related("sender")
-        .order_by("seq")[:limit]
-    )
+def messages_after(
+    room: Room, after: int, limit: int = 500, upto: int | None = None
+) -> list[Message]:
+    """Messages after sequence ``after`` (up to ``upto``), oldest first: what a client missed."""
+    qs = Message.objects.filter(room=room, seq__gt=after)
+    if upto is not None:
+        qs = qs.filter(seq__lte=upto)
+    return list(qs.select_related("sender").order_by("seq")[:limit])

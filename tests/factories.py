@@ -28,3 +28,10 @@ def fill_room(room: Room, count: int, sender: Any = None, text: str = "message {
     )
     room.last_seq = start + count
     Room.objects.filter(pk=room.pk).update(last_seq=room.last_seq)
+
+
+def summary(room: Any, user: Any) -> Any:
+    """``room`` as ``user`` sees it in the room list (a ``rooms.RoomSummary``)."""
+    from chatter import rooms
+
+    return next(s for s in rooms.rooms_for(user) if s.room.pk == room.pk)

@@ -9,7 +9,7 @@ import pytest
 
 from chatter import frames, rooms
 from chatter.models import Room
-from tests.factories import make_user
+from tests.factories import make_user, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +50,11 @@ def chat():
 
 def test_every_frame_has_explicit_oob(chat):
     alice, bob, room, message = chat
-    summary = rooms.summary_for(room, bob)
+    entry = summary(room, bob)
     rendered = [
         frames.message(message),
         frames.messages([message]),
-        frames.room_item(summary),
+        frames.room_item(entry),
         frames.composer_error("Too long", "abc"),
         frames.sent("abc"),
         frames.typing(alice),

@@ -18,7 +18,7 @@ from django.utils.functional import SimpleLazyObject
 
 from chatter import rooms
 from chatter.models import Membership, Message, Room
-from tests.factories import make_user, make_users
+from tests.factories import make_user, make_users, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -489,8 +489,8 @@ def test_rooms_for_takes_constant_queries(alice: Any, bob: Any, carol: Any) -> N
 def test_titles_use_full_names(alice: Any) -> None:
     dora = make_user("dora", first_name="Dora", last_name="Explorer")
     room = Room.objects.get(pk=rooms.create_room([alice, dora]))
-    assert rooms.summary_for(room, alice).title == "Dora Explorer"
-    assert rooms.summary_for(room, dora).title == "alice"
+    assert summary(room, alice).title == "Dora Explorer"
+    assert summary(room, dora).title == "alice"
     assert rooms.display_name(None) == "Deleted user"
 
 

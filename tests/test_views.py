@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from chatter import rooms, views
 from chatter.models import Message, Room
-from tests.factories import fill_room
+from tests.factories import fill_room, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -376,6 +376,6 @@ def test_room_item_partial_renders_without_request(alice: Any, bob: Any) -> None
     room = _room(alice, bob)
     rooms.send_message(room, alice, "mine")
     html = render_to_string(
-        "chatter/_room_item.html", {"summary": rooms.summary_for(room, alice), "active": False}
+        "chatter/_room_item.html", {"summary": summary(room, alice), "active": False}
     )
     assert f'id="chatter-room-{room.id.hex}"' in html and "You:" in html
