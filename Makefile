@@ -3,8 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-PG_URL ?= postgres://postgres@127.0.0.1:5432/chatter
+# The servers and names the demo and the tests use. Override any of them (on the command
+# line or in the environment) to run beside another checkout on the same servers: the
+# tests create databases named $(DB_PREFIX)_<what>_<random> and drop only those.
+PG_SERVER ?= postgres://postgres@127.0.0.1:5432
+DB_PREFIX ?= chatter
+PG_URL ?= $(PG_SERVER)/$(DB_PREFIX)
 REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/7
+export CHATTER_TEST_PG := $(PG_SERVER)
+export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
+export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
 .PHONY: demo demo-tenants test lint unit pg tenants docs bench clean
 

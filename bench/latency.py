@@ -65,12 +65,12 @@ def report(label: str, times: list[float]) -> None:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    servers.recreate_database("chatter_bench")
-    env = servers.server_env("chatter_bench", CHATTER_RATE_LIMIT_MESSAGES="0")
-    info = servers.prepare_chat(env)
-    with servers.daphne(env) as port_a, servers.daphne(env) as port_b:
-        same = asyncio.run(measure(port_a, port_a, info, count))
-        cross = asyncio.run(measure(port_a, port_b, info, count))
+    with servers.database("bench_latency") as name:
+        env = servers.server_env(name, CHATTER_RATE_LIMIT_MESSAGES="0")
+        info = servers.prepare_chat(env)
+        with servers.daphne(env) as port_a, servers.daphne(env) as port_b:
+            same = asyncio.run(measure(port_a, port_a, info, count))
+            cross = asyncio.run(measure(port_a, port_b, info, count))
     report("one process (baseline)", same)
     report("two processes over Redis", cross)
     print(f"ratio of medians: {statistics.median(cross) / statistics.median(same):.2f}")

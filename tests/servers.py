@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,8 +20,14 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/7"
+# Where the tests' servers are; each comes from the environment, so two checkouts can
+# test on one machine (``make test`` passes them on; see the Makefile).
+PG_SERVER = os.environ.get("CHATTER_TEST_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+PG_ADMIN = f"{PG_SERVER}/postgres"
+DB_PREFIX = os.environ.get("CHATTER_TEST_DB_PREFIX", "chatter")
+REDIS_URL = os.environ.get("CHATTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+_CREATED: set[str] = set()
 
 
 def free_port() -> int:
@@ -34,7 +42,7 @@ def server_env(database: str, redis_url: str | None = REDIS_URL, **extra: str) -
     env.update(
         PYTHONPATH=f"{EXAMPLE}{os.pathsep}{ROOT}",
         DJANGO_SETTINGS_MODULE="settings",
-        CHATTER_DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",
+        CHATTER_DATABASE_URL=f"{PG_SERVER}/{database}",
         CHATTER_DEBUG="0",
         **extra,
     )
@@ -43,10 +51,44 @@ def server_env(database: str, redis_url: str | None = REDIS_URL, **extra: str) -
     return env
 
 
-def recreate_database(name: str) -> None:
+def fresh_database(label: str) -> str:
+    """Create a new, uniquely named database for ``label`` and return its name.
+
+    The name is ``<CHATTER_TEST_DB_PREFIX>_<label>_<random>``, so runs of two checkouts
+    never meet; it is dropped by :func:`drop_database` or when the test process exits.
+    Nothing here drops a database this process did not create.
+    """
+    name = f"{DB_PREFIX}_{label}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _CREATED.add(name)
+    return name
+
+
+def drop_database(name: str) -> None:
+    """Drop a database made by :func:`fresh_database` in this process (others: no-op)."""
+    if name not in _CREATED:
+        return
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    _CREATED.discard(name)
+
+
+@contextlib.contextmanager
+def database(label: str) -> Iterator[str]:
+    """A fresh database (see :func:`fresh_database`) for the block; dropped after it."""
+    name = fresh_database(label)
+    try:
+        yield name
+    finally:
+        drop_database(name)
+
+
+@atexit.register
+def _drop_created() -> None:
+    for name in list(_CREATED):
+        with contextlib.suppress(psycopg.Error):
+            drop_database(name)
 
 
 def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

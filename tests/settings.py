@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -10,5 +12,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["NAME"] = ":memory:"  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}  # noqa: F405
 else:
-    DATABASES["default"]["TEST"] = {"NAME": "test_chatter"}  # noqa: F405
+    # A name of this run only: pytest-django drops a test database of that name if one is
+    # left, and a fixed name would drop another checkout's.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": f"test_{DATABASES['default']['NAME']}_{secrets.token_hex(4)}"  # noqa: F405
+    }
 CHATTER_RATE_LIMIT_MESSAGES = 0

@@ -6,12 +6,17 @@ PostgreSQL server; pytest-django creates the test database ``test_<name>`` itsel
 
 from __future__ import annotations
 
+import secrets
+
 from settings_tenants import *  # noqa: F403
 from settings_tenants import ALLOWED_HOSTS, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}
+# A name of this run only (pytest-django drops a leftover test database of that name).
+DATABASES["default"]["TEST"] = {
+    "NAME": f"test_{DATABASES['default']['NAME']}_{secrets.token_hex(4)}"
+}
 # The test tenants are alpha.test.com and beta.test.com.
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, ".test.com"]
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

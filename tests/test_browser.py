@@ -26,7 +26,6 @@ pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-DATABASE = "chatter_browser"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 HISTORY_COUNT = 120
@@ -50,9 +49,13 @@ Room.objects.filter(pk=room.pk).update(last_message=room.messages.get(seq=room.l
 @pytest.fixture(scope="module")
 def site() -> Iterator[dict[str, Any]]:
     """A fresh database with the demo users and three rooms, served by one Daphne."""
-    servers.recreate_database(DATABASE)
+    with servers.database("browser") as name:
+        yield from _site(name)
+
+
+def _site(name: str) -> Iterator[dict[str, Any]]:
     # The tests send more than the default 20 messages in 10 s between them.
-    env = servers.server_env(DATABASE, CHATTER_RATE_LIMIT_MESSAGES="1000")
+    env = servers.server_env(name, CHATTER_RATE_LIMIT_MESSAGES="1000")
     servers.manage(env, "migrate", "--noinput")
     servers.manage(env, "demo_users")
     rooms = {

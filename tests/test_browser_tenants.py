@@ -25,7 +25,6 @@ pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-DATABASE = "chatter_browser_tenants"
 TENANTS = ("alpha", "beta")
 USERS = ("alice", "bob")
 VIEWPORT = {"width": 1024, "height": 700}
@@ -37,14 +36,14 @@ VIEWPORT = {"width": 1024, "height": 700}
 @pytest.fixture(scope="module")
 def site() -> Iterator[servers.DaphneProcess]:
     """The multi-tenant demo on a fresh database, served by one Daphne."""
-    servers.recreate_database(DATABASE)
-    env = servers.server_env(DATABASE, CHATTER_RATE_LIMIT_MESSAGES="1000")
-    env["DJANGO_SETTINGS_MODULE"] = "settings_tenants"
-    servers.manage(env, "demo_tenants")
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / "daphne-browser-tenants.log"
-    with servers.DaphneProcess(env, log=log, host="alpha.localhost") as server:
-        yield server
+    with servers.database("browser_tenants") as name:
+        env = servers.server_env(name, CHATTER_RATE_LIMIT_MESSAGES="1000")
+        env["DJANGO_SETTINGS_MODULE"] = "settings_tenants"
+        servers.manage(env, "demo_tenants")
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = ARTIFACTS / "daphne-browser-tenants.log"
+        with servers.DaphneProcess(env, log=log, host="alpha.localhost") as server:
+            yield server
 
 
 def tenant_url(server: servers.DaphneProcess, tenant: str) -> str:

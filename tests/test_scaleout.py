@@ -17,12 +17,12 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 @pytest.fixture(scope="module")
 def chat():
-    servers.recreate_database("chatter_scaleout")
-    env = servers.server_env("chatter_scaleout")
-    info = servers.prepare_chat(env)
-    with servers.DaphneProcess(env) as a, servers.DaphneProcess(env) as b:
-        yield env, info, a.port, b.port
-        logs = a.log_text() + b.log_text()
+    with servers.database("scaleout") as name:
+        env = servers.server_env(name)
+        info = servers.prepare_chat(env)
+        with servers.DaphneProcess(env) as a, servers.DaphneProcess(env) as b:
+            yield env, info, a.port, b.port
+            logs = a.log_text() + b.log_text()
     assert "Exception inside application" not in logs, logs
 
 
