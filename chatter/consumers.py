@@ -15,6 +15,7 @@ from chatter import conf, frames, live, rooms, tenancy
 from chatter.models import Room
 
 # Close codes the client understands (the ws extension retries only 1006/1011/1012/1013).
+NO_TENANT = 4400
 NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
@@ -59,6 +60,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.groups = []
         self.typing_at = 0.0
         self.last_resume: tuple[int, float] = (-1, 0.0)
+        if not tenancy.scope_is_served(self.scope):
+            await self.refuse(NO_TENANT)
+            return
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(NOT_LOGGED_IN)
             return

@@ -48,6 +48,20 @@ def scope_schema(scope: Mapping[str, Any]) -> str:
     return scope.get("schema_name") or ""
 
 
+def scope_is_served(scope: Mapping[str, Any]) -> bool:
+    """Whether Chatter may serve a websocket of this scope: the one tenant rule.
+
+    Without django-tenants, always. With it, only when a middleware put a tenant's schema
+    into the scope and that schema is not the public one: a scope without a tenant would
+    run in whatever schema the shared connection last held, and the public schema has no
+    chat tables. Such sockets are refused (code 4400), never served.
+    """
+    if not is_multitenant():
+        return True
+    schema_name = scope_schema(scope)
+    return bool(schema_name) and schema_name != get_public_schema_name()
+
+
 def _short_hash(value: str, length: int = 20) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:length]
 
