@@ -195,6 +195,20 @@ def _int(low: int, high: int | None = None) -> Callable[[Any], bool]:
     return valid
 
 
+def _frame_limits(value: Any) -> bool:
+    if not isinstance(value, dict) or not set(value) <= set(conf.DEFAULTS["CHATTER_FRAME_LIMITS"]):
+        return False
+    return all(
+        isinstance(pair, tuple | list)
+        and len(pair) == 2
+        and _int(0)(pair[0])
+        and isinstance(pair[1], int | float)
+        and not isinstance(pair[1], bool)
+        and pair[1] >= 0
+        for pair in value.values()
+    )
+
+
 def _positive_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
@@ -211,6 +225,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CHATTER_TYPING_TIMEOUT": (_positive_number, "a number of seconds greater than 0"),
     "CHATTER_PRESENCE_TIMEOUT": (_int(10), "a whole number of seconds, at least 10"),
     "CHATTER_MAX_FRAME_BYTES": (_int(1), "an integer of at least 1"),
+    "CHATTER_FRAME_LIMITS": (
+        lambda v: _frame_limits(v),
+        'a dict of "resume", "read", "typing", "ping" to (count, seconds)',
+    ),
+    "CHATTER_MAX_SOCKETS_PER_USER": (_int(0), "an integer of at least 0 (0 turns it off)"),
 }
 
 

@@ -17,9 +17,21 @@ DEFAULTS: dict[str, Any] = {
     "CHATTER_USER_SEARCH_LIMIT": 10,
     # Most members a group room created from the room list may have.
     "CHATTER_MAX_ROOM_MEMBERS": 50,
-    # Rate limit on sends: at most this many messages per user in each window of seconds.
+    # Rate limit on sends: at most this many messages per user in each window of seconds
+    # (shared by all server processes when the channel layer is channels-redis).
     "CHATTER_RATE_LIMIT_MESSAGES": 20,
     "CHATTER_RATE_LIMIT_SECONDS": 10,
+    # Limits on the other client frames, per user (and per socket): kind -> (count,
+    # seconds). A count of 0 turns one off. A client over a limit is told when to retry.
+    "CHATTER_FRAME_LIMITS": {
+        "resume": (30, 10),
+        "read": (20, 10),
+        "typing": (5, 10),
+        "ping": (60, 60),
+    },
+    # Most websockets one user may have open at once (0: no limit); one more is closed
+    # with code 4429.
+    "CHATTER_MAX_SOCKETS_PER_USER": 20,
     # Seconds a "typing" indicator stays up without a new keystroke.
     "CHATTER_TYPING_TIMEOUT": 5,
     # Seconds a member counts as active in a room after their socket's last sign of life;

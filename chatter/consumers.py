@@ -1,51 +1,91 @@
-"""The websocket side of a room page (and of the room list): thin, all work in rooms.py."""
+"""The websocket side of a room page (and of the room list): thin, all work elsewhere.
+
+Frames are read by :mod:`chatter.protocol`, database work runs in :mod:`chatter.rooms`
+through :func:`chatter.tenancy.in_schema`, what to announce is decided in
+:mod:`chatter.live`, and events reach this socket through the process's hub
+(:mod:`chatter.live.hub`): a socket has no channel of its own.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.utils.translation import gettext as _
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 
-from chatter import conf, frames, live, rooms, tenancy
-from chatter.models import Room
+from chatter import conf, frames, limits, live, protocol, rooms, tenancy
+from chatter.live.hub import Hub
+from chatter.models import Message, Room
+
+log = logging.getLogger("chatter.live")
 
 # Close codes the client understands (the ws extension retries only 1006/1011/1012/1013).
 NO_TENANT = 4400
 NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
+TOO_MANY_SOCKETS = 4429
+#: The channel layer or the limits' Redis is down: the client retries with backoff.
+TRY_AGAIN_LATER = 1013
 
-# Most missed messages a resume sends; past that the client is asked to reload.
+#: Most missed messages a socket is sent; past that the page is asked to reload.
 RESUME_LIMIT = 1000
+#: Seconds between two "is typing" frames of one socket.
 TYPING_INTERVAL = 2.0
+#: Frame kinds with a per-user (and per-socket) limit besides "send".
+LIMITED = ("resume", "read", "typing", "ping")
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     """One socket of one user, on one room page (``room_id``) or on the room list (none)."""
 
     room: Room | None = None
+    room_group: str | None = None
     last_sent: int | None = None
+    is_open = False
+    stale = False
+    # The last resume answered: (its "after", last_sent after answering it).
+    answered: tuple[int, int] | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
-    @property
-    def schema_name(self) -> str:
-        return self.scope.get("schema_name") or ""
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """As channels' ``AsyncConsumer``, but without a channel of its own.
 
-    async def db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        Events come from the process's hub, which reads one channel for every socket of
+        the process; a channel per socket would cost a channel-layer copy and a dispatch
+        per recipient.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive], self.dispatch)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Call the handler of a websocket message (connections are checked in in_schema)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def db(self, func: Any, *args: Any) -> Any:
         """Run ``func`` on the database thread, wholly inside this socket's tenant."""
-        schema_name = self.schema_name
+        return await tenancy.in_schema(self.schema_name, func, *args)
 
-        def run() -> Any:
-            with tenancy.schema(schema_name):
-                return func(*args, **kwargs)
-
-        return await database_sync_to_async(run)()
+    async def write(self, text: str) -> None:
+        """Send a text frame straight to the websocket."""
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def refuse(self, code: int) -> None:
         """Accept, then close with a 4xxx code, so the browser does not retry forever."""
@@ -55,190 +95,349 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Check login and membership, then join the room's and the user's groups."""
+        """Check tenant, login, the socket cap and membership; then join the hub."""
         self.user = self.scope.get("user")
-        self.groups = []
+        self.schema_name = tenancy.scope_schema(self.scope)
+        self.socket_id = uuid.uuid4().hex
+        self.registered = False
+        self.joined: list[str] = []
+        self.hub: Hub | None = None
+        self.inbox: deque[tuple[Any, ...]] = deque()
+        self.worker: asyncio.Future[None] | None = None
         self.typing_at = 0.0
-        self.last_resume: tuple[int, float] = (-1, 0.0)
+        self.told: dict[str, float] = {}
+        self.windows = {kind: limits.Window(limits.frame_limit(kind)) for kind in LIMITED}
         if not tenancy.scope_is_served(self.scope):
             await self.refuse(NO_TENANT)
             return
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(NOT_LOGGED_IN)
             return
+        try:
+            allowed = await limits.open_socket(self.user.pk, self.schema_name, self.socket_id)
+        except Exception as exc:
+            log.warning("Chatter: the socket limit could not be checked (%r).", exc)
+            await self.refuse(TRY_AGAIN_LATER)
+            return
+        if not allowed:
+            await self.refuse(TOO_MANY_SOCKETS)
+            return
+        self.registered = True
         room_id = self.scope["url_route"]["kwargs"].get("room_id")
-        if room_id is not None:
-            status, room = await self.db(_load_room, room_id, self.user)
-            if room is None:
-                await self.refuse(status)
-                return
-            self.room = room
-            self.groups.append(tenancy.room_group(self.schema_name, room.pk))
-        self.groups.append(tenancy.user_group(self.schema_name, self.user.pk))
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        status, room, room_ids, arrived = await self.db(_open, room_id, self.user)
+        if room_id is not None and room is None:
+            await self.refuse(status)
+            return
+        self.room = room
+        user_group = tenancy.user_group(self.schema_name, self.user.pk)
+        self.user_group = user_group
+        groups = [user_group, tenancy.rooms_group(self.schema_name)]
+        groups += [tenancy.room_group(self.schema_name, rid) for rid in room_ids]
+        if room is not None:
+            self.room_group = tenancy.room_group(self.schema_name, room.pk)
         await self.accept()
-        if self.room is not None:
-            await live.publish(await self.db(_arrive, self.room, self.user, self.schema_name))
+        self.is_open = True
+        if self.channel_layer is None:
+            return
+        self.hub = live.hub_for(self.channel_layer)
+        self.joined = groups
+        try:
+            await self.hub.join(self, groups)
+        except Exception as exc:
+            log.warning("Chatter: joining the channel layer failed (%r).", exc)
+            await self.close(code=TRY_AGAIN_LATER)
+            return
+        if arrived and room is not None:
+            live.presence_changed(self.schema_name, room, self.user.pk)
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        if self.room is not None:
-            await live.publish(await self.db(_depart, self.room, self.user, self.schema_name))
+        """Leave the hub, free the socket's place, and tell the room if the user left."""
+        was_open, self.is_open = self.is_open, False
+        if self.worker is not None:
+            self.worker.cancel()
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            hub.leave(self, self.joined)
+        if getattr(self, "registered", False):
+            with contextlib.suppress(Exception):
+                await limits.close_socket(self.user.pk, self.schema_name, self.socket_id)
+        if self.room is None or not was_open:
+            return
+        # Another socket of the same user on this room's page in this process: still here.
+        group = self.room_group
+        if hub is not None and group and any(_same_page(o, self) for o in hub.local(group)):
+            return
+        with contextlib.suppress(Exception):
+            await self.db(rooms.leave, self.room, self.user)
+            live.presence_changed(self.schema_name, self.room, self.user.pk)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Dispatch one client frame: a send (has ``text``), ``resume``, ``read`` or ``typing``."""
-        if text_data is None or len(text_data.encode()) > conf.get("CHATTER_MAX_FRAME_BYTES"):
-            await self.send(frames.composer_error(_("This message is too large to send.")))
+        """Read one client frame strictly and hand it to its handler; nothing raises."""
+        frame = protocol.parse(text_data, bytes_data, conf.get("CHATTER_MAX_FRAME_BYTES"))
+        if frame is None or self.room is None or not self.is_open:
             return
         try:
-            data = json.loads(text_data)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or self.room is None:
-            return
-        kind = data.get("type") or ("send" if "text" in data else "")
-        handler = {
-            "send": self.on_send,
-            "resume": self.on_resume,
-            "read": self.on_read,
-            "typing": self.on_typing,
-            "ping": self.on_ping,
-        }.get(kind)
-        if handler is not None:
-            await handler(data)
+            if isinstance(frame, protocol.Invalid):
+                await self.write(frames.composer_error(frame.message, frame.client_id))
+            elif isinstance(frame, protocol.Send):
+                await self.on_send(frame)
+            elif isinstance(frame, protocol.Resume):
+                await self.on_resume(frame)
+            elif isinstance(frame, protocol.Read):
+                await self.on_read(frame)
+            elif isinstance(frame, protocol.Typing):
+                await self.on_typing()
+            elif isinstance(frame, protocol.Ping):
+                await self.on_ping()
+        except Exception:
+            # The database or Redis failed under this frame: log it, keep the socket.
+            log.exception("Chatter: a %s frame failed", type(frame).__name__)
+
+    # -- limits ---------------------------------------------------------------------------
+
+    async def allowed(self, kind: str) -> bool:
+        """Whether one more ``kind`` frame is within the socket's and the user's limits.
+
+        A client over a limit of "resume" or "read" is told (once per window) when to
+        ask again; other frames are dropped quietly.
+        """
+        window = self.windows[kind]
+        if window.hit():
+            try:
+                if await limits.ahit(kind, self.user.pk, self.schema_name):
+                    return True
+            except Exception as exc:  # the shared counter is down: the socket's limit holds
+                log.warning("Chatter: a rate limit could not be checked (%r).", exc)
+                return True
+        now = time.monotonic()
+        if kind in ("resume", "read") and now - self.told.get(kind, -1e9) >= window.limit.seconds:
+            self.told[kind] = now
+            await self.write(frames.retry(kind, window.retry_after() or window.limit.seconds))
+        return False
 
     # -- client actions -------------------------------------------------------------------
 
-    async def on_send(self, data: dict[str, Any]) -> None:
+    async def on_send(self, frame: protocol.Send) -> None:
         """Store the message once and announce it; a refusal is shown under the composer."""
-        client_id = str(data.get("client_id") or "")[:64]
+        # A server-made id still makes the send idempotent if the database call is retried.
+        client_id = frame.client_id or str(uuid.uuid4())
         try:
-            message, created, events = await self.db(
-                _send, self.room, self.user, data.get("text"), client_id, self.schema_name
+            message, created, event = await self.db(
+                _send, self.room, self.user, frame.text, client_id, self.schema_name
             )
         except rooms.MessageRefused as exc:
-            await self.send(frames.composer_error(str(exc), client_id))
+            await self.write(frames.composer_error(str(exc), frame.client_id))
             return
-        await self.send(frames.sent(client_id))
-        if not created:
-            await self.deliver_upto(message.seq)
+        await self.write(frames.sent(frame.client_id))
+        if created:
+            await live.publish([event])
+        else:
+            self.enqueue(("upto", message.seq))  # a resend: this socket may lack it
+
+    async def on_resume(self, frame: protocol.Resume) -> None:
+        """Send what came after the client's last sequence (a page at a time)."""
+        if await self.allowed("resume"):
+            self.enqueue(("resume", frame.after))
+
+    async def on_read(self, frame: protocol.Read) -> None:
+        """Mark the room read; the reader's other tabs and (paced) "Seen by" follow."""
+        if not await self.allowed("read"):
             return
-        # The message first (what the room's readers wait for), then the room lists.
-        await live.publish(events)
-        await live.publish(await self.db(live.room_list_events, self.room, self.schema_name))
+        seq = await self.db(rooms.mark_read, self.room, self.user, frame.seq)
+        if seq is not None and self.room is not None:
+            await live.read_moved(self.schema_name, self.room, self.user, seq)
 
-    async def on_resume(self, data: dict[str, Any]) -> None:
-        """Send what came after the client's last sequence, in order."""
-        try:
-            after = max(int(data.get("after") or 0), 0)
-        except (TypeError, ValueError):
+    async def on_ping(self) -> None:
+        """The page is still open: keep its user active in the room and its socket counted."""
+        if not await self.allowed("ping"):
             return
-        now = time.monotonic()
-        if after == self.last_resume[0] and now - self.last_resume[1] < 2:
-            return  # the same question again at once: its answer is on its way
-        self.last_resume = (after, now)
-        self.last_sent = min(after, await self.db(rooms.last_seq, self.room))
-        await self.deliver_upto(None)
+        arrived = await self.db(rooms.touch, self.room, self.user)
+        with contextlib.suppress(Exception):
+            await limits.refresh_socket(self.user.pk, self.schema_name, self.socket_id)
+        if arrived and self.room is not None:
+            live.presence_changed(self.schema_name, self.room, self.user.pk)
 
-    async def on_read(self, data: dict[str, Any]) -> None:
-        """Mark the room read; the room's "Seen by" and the user's other tabs follow."""
-        try:
-            seq = int(data["seq"]) if data.get("seq") is not None else None
-        except (TypeError, ValueError):
-            return
-        events = await self.db(_read, self.room, self.user, seq, self.schema_name)
-        await live.publish(events)
-
-    async def on_ping(self, data: dict[str, Any]) -> None:
-        """The page is still open: keep its user active in the room."""
-        await live.publish(await self.db(_arrive, self.room, self.user, self.schema_name))
-
-    async def on_typing(self, data: dict[str, Any]) -> None:
+    async def on_typing(self) -> None:
         """Tell the other members, at most once every two seconds per socket."""
         now = time.monotonic()
-        if now - self.typing_at < TYPING_INTERVAL:
+        if now - self.typing_at < TYPING_INTERVAL or not await self.allowed("typing"):
             return
         self.typing_at = now
-        await self.channel_layer.group_send(
-            self.groups[0],
-            {"type": "chatter.frame", "html": frames.typing(self.user), "skip": self.user.pk},
-        )
+        assert self.room is not None
+        await live.publish([live.typing_event(self.room.pk, self.user, self.schema_name)])
 
-    # -- delivery -------------------------------------------------------------------------
+    # -- events from the hub --------------------------------------------------------------
 
-    async def deliver_upto(self, seq: int | None) -> None:
-        """Send from the database what this socket has not yet got, up to ``seq`` (or all)."""
-        if self.last_sent is None:
+    async def hub_event(self, group: str, event: dict[str, Any]) -> None:
+        """One event of a group this socket joined: write it now, or queue it in order."""
+        if not self.is_open:
             return
-        missed = await self.db(_missed, self.room, self.last_sent, seq)
-        if missed is None:
-            await self.send(frames.too_far_behind())
+        kind = event.get("type")
+        if kind == "chatter.message":
+            if group != self.room_group or self.stale:
+                await self.write(event["list"])  # a room in this page's room list
+            elif self.worker is None and self.last_sent is not None:
+                if event["seq"] == self.last_sent + 1:
+                    self.last_sent = event["seq"]
+                    await self.write(event["html"] + event["list"])
+                elif event["seq"] <= self.last_sent:
+                    await self.write(event["list"])
+                else:
+                    self.enqueue(("event", event))
+            elif self.worker is None:
+                await self.write(event["list"])  # not resumed yet: the resume reads it
+            else:
+                self.enqueue(("event", event))
+        elif kind == "chatter.frame":
+            if event.get("skip") == str(self.user.pk):
+                return
+            if group == self.room_group or group == self.user_group:
+                await self.write(event["html"])
+        elif kind == "chatter.doorbell":
+            if group == self.room_group:
+                self.enqueue(("upto", event["seq"]))
+        elif kind == "chatter.room":
+            if str(self.user.pk) in event.get("members", ()):
+                self.enqueue(("room", event))
+        elif kind == "chatter.logout":
+            session = self.scope.get("session")
+            if session is not None and getattr(session, "session_key", None) == event["session"]:
+                await self.close(code=NOT_LOGGED_IN)
+
+    def hub_resync(self) -> None:
+        """The channel layer may have dropped events: read what was missed."""
+        if self.room is not None and self.is_open:
+            self.enqueue(("upto", None))
+
+    # -- the slow path: in order, one item at a time ---------------------------------------
+
+    def enqueue(self, item: tuple[Any, ...]) -> None:
+        self.inbox.append(item)
+        if self.worker is None:
+            self.worker = asyncio.ensure_future(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while self.inbox and self.is_open:
+                item = self.inbox.popleft()
+                try:
+                    await self._handle(item)
+                except Exception:
+                    log.exception("Chatter: catching a socket up failed")
+        finally:
+            self.worker = None
+
+    async def _handle(self, item: tuple[Any, ...]) -> None:
+        what = item[0]
+        if what == "resume":
+            await self._resume(item[1])
+        elif what == "event":
+            event = item[1]
+            if self.last_sent is not None and event["seq"] > self.last_sent and not self.stale:
+                if event["seq"] == self.last_sent + 1:
+                    self.last_sent = event["seq"]
+                    await self.write(event["html"])
+                else:
+                    await self._fill(event["seq"])
+            await self.write(event["list"])
+        elif what == "upto":
+            await self._fill(item[1])
+        elif what == "room":
+            event = item[1]
+            group = tenancy.room_group(self.schema_name, uuid.UUID(event["room"]))
+            if self.hub is not None and group not in self.joined:
+                self.joined.append(group)
+                await self.hub.join(self, [group])
+            await self.write(event["html"])
+
+    async def _resume(self, after: int) -> None:
+        """Answer a resume: one page of what came after ``after``, and whether more wait."""
+        assert self.room is not None
+        if self.last_sent is not None and self.answered == (after, self.last_sent):
+            return  # the same question again, and nothing new since its answer
+        last = await self.db(rooms.last_seq, self.room)
+        if last - after > RESUME_LIMIT:
+            await self._go_stale()
             return
+        self.stale = False
+        self.last_sent = min(after, last)
+        page_size = conf.get("CHATTER_PAGE_SIZE")
+        missed = await self.db(_missed, self.room, self.last_sent, last, page_size + 1)
+        more = len(missed) > page_size
+        missed = missed[:page_size]
         if missed:
-            await self.send(frames.messages(missed))
+            more_after = missed[-1].seq if more else None
+            await self.write(await _render(frames.messages, missed, more_after))
             self.last_sent = missed[-1].seq
+        if not more:
+            self.last_sent = last
+        self.answered = (after, self.last_sent)
 
-    # -- channel-layer events ---------------------------------------------------------------
-
-    async def chatter_message(self, event: dict[str, Any]) -> None:
-        """A new message in the room: send its frame, or first what was missed before it."""
-        seq = event["seq"]
-        if self.last_sent is None or seq <= self.last_sent:
-            return  # not resumed yet (the resume will read it), or already sent
-        if seq == self.last_sent + 1:
-            await self.send(event["html"])
-            self.last_sent = seq
-        else:
-            await self.deliver_upto(seq)
-
-    async def chatter_frame(self, event: dict[str, Any]) -> None:
-        """A ready frame (room list, typing, seen by)."""
-        if event.get("skip") is not None and event["skip"] == self.user.pk:
+    async def _fill(self, upto: int | None) -> None:
+        """Send from the database what this socket lacks, up to ``upto`` (or the newest)."""
+        if self.room is None or self.last_sent is None or self.stale:
             return
-        await self.send(event["html"])
+        if upto is None:
+            upto = await self.db(rooms.last_seq, self.room)
+        if upto <= self.last_sent:
+            return
+        if upto - self.last_sent > RESUME_LIMIT:
+            await self._go_stale()
+            return
+        page_size = conf.get("CHATTER_PAGE_SIZE")
+        while self.last_sent < upto and self.is_open:
+            missed = await self.db(_missed, self.room, self.last_sent, upto, page_size)
+            if not missed:
+                break
+            await self.write(await _render(frames.messages, missed, None))
+            self.last_sent = missed[-1].seq
+        self.last_sent = max(self.last_sent, upto)
 
-    async def chatter_logout(self, event: dict[str, Any]) -> None:
-        """The session this socket was opened with logged out: close it."""
-        session = self.scope.get("session")
-        if session is not None and getattr(session, "session_key", None) == event["session"]:
-            await self.close(code=NOT_LOGGED_IN)
+    async def _go_stale(self) -> None:
+        """Too much was missed to send: ask the page to reload, send no more messages."""
+        self.stale = True
+        await self.write(frames.too_far_behind())
+
+
+def _same_page(other: Any, me: ChatConsumer) -> bool:
+    return (
+        isinstance(other, ChatConsumer)
+        and other is not me
+        and other.is_open
+        and other.room is not None
+        and me.room is not None
+        and other.room.pk == me.room.pk
+        and other.user.pk == me.user.pk
+    )
+
+
+async def _render(func: Any, *args: Any) -> str:
+    """Render a large frame on a worker thread: the event loop keeps serving sockets."""
+    return str(await sync_to_async(func, thread_sensitive=False)(*args))
 
 
 # -- database work, each run wholly inside the socket's tenant ----------------------------
 
 
-def _load_room(room_id: Any, user: Any) -> tuple[int, Room | None]:
-    try:
-        return 0, rooms.room_for_member(room_id, user)
-    except Room.DoesNotExist:
-        return (FORBIDDEN if rooms.room_exists(room_id) else NOT_FOUND), None
+def _open(room_id: Any, user: Any) -> tuple[int, Room | None, list[Any], bool]:
+    """The room (if a member), the ids of the user's rooms, and whether they just arrived."""
+    room = None
+    if room_id is not None:
+        try:
+            room = rooms.room_for_member(room_id, user)
+        except Room.DoesNotExist:
+            return (FORBIDDEN if rooms.room_exists(room_id) else NOT_FOUND), None, [], False
+    room_ids = rooms.room_ids_for(user)
+    arrived = rooms.touch(room, user) if room is not None else False
+    return 0, room, room_ids, arrived
 
 
 def _send(
-    room: Room, user: Any, text: Any, client_id: str, schema_name: str
-) -> tuple[Any, bool, list[live.Event]]:
+    room: Room, user: Any, text: str, client_id: str, schema_name: str
+) -> tuple[Message, bool, live.Event | None]:
     message, created = rooms.send_message(room, user, text, client_id)
-    events = [live.message_event(message, schema_name)] if created else []
-    return message, created, events
+    return message, created, live.message_event(message, schema_name) if created else None
 
 
-def _arrive(room: Room, user: Any, schema_name: str) -> list[live.Event]:
-    return live.presence_events(room, schema_name) if rooms.touch(room, user) else []
-
-
-def _depart(room: Room, user: Any, schema_name: str) -> list[live.Event]:
-    rooms.leave(room, user)
-    return live.presence_events(room, schema_name)
-
-
-def _read(room: Room, user: Any, seq: int | None, schema_name: str) -> list[live.Event]:
-    if rooms.mark_read(room, user, seq) is None:
-        return []
-    return live.read_events(room, user, schema_name)
-
-
-def _missed(room: Room, after: int, upto: int | None) -> list[Any] | None:
-    missed = rooms.messages_after(room, after, limit=RESUME_LIMIT + 1, upto=upto)
-    return None if len(missed) > RESUME_LIMIT else missed
+def _missed(room: Room, after: int, upto: int, limit: int) -> list[Message]:
+    return rooms.messages_after(room, after, limit=limit, upto=upto)

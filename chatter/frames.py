@@ -2,11 +2,18 @@
 
 Every top-level element of a frame carries an explicit ``hx-swap-oob``, so htmx's ws
 extension knows where it goes. Each function renders once; the result is sent as is to
-every socket that should see it.
+every socket that should see it. Nothing here queries the database: callers pass
+objects whose related rows are already loaded.
+
+Frames that carry data for ``chatter.js`` rather than markup to show (a room's new last
+message, a read position, a hint to retry) append an ``<i data-kind=...>`` element to the
+hidden ``#chatter-feed``; the script reads and removes it. Its text and attributes are
+autoescaped like everything else.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +21,6 @@ from django.template.loader import render_to_string
 
 from chatter import conf
 from chatter.models import Message
-from chatter.rooms import RoomSummary
 
 
 def message(msg: Message) -> str:
@@ -22,14 +28,29 @@ def message(msg: Message) -> str:
     return render_to_string("chatter/frames/message.html", {"message": msg})
 
 
-def messages(msgs: Iterable[Message]) -> str:
-    """Append several messages, oldest first, in one frame."""
-    return render_to_string("chatter/frames/messages.html", {"messages": list(msgs)})
+def messages(msgs: Iterable[Message], more_after: int | None = None) -> str:
+    """Append several messages, oldest first; ``more_after``: ask again after this seq."""
+    context = {"messages": list(msgs), "more_after": more_after}
+    return render_to_string("chatter/frames/messages.html", context)
 
 
-def room_item(summary: RoomSummary) -> str:
-    """Move a room to the top of one user's room list, with that user's unread count."""
-    return render_to_string("chatter/frames/room_item.html", {"summary": summary})
+def room_update(msg: Message) -> str:
+    """A room's new last message, for every room list showing the room.
+
+    The same frame goes to every member: each page computes its unread badge (the
+    room's sequence minus its own read position), the "You:" prefix and the order.
+    """
+    return render_to_string("chatter/frames/room_update.html", {"message": msg})
+
+
+def room_new(room_id: uuid.UUID) -> str:
+    """A room a page does not show yet: the page fetches its room-list entry."""
+    return render_to_string("chatter/frames/room_new.html", {"room_id": room_id})
+
+
+def read(room_id: uuid.UUID, seq: int) -> str:
+    """The reader's own read position moved (another tab of theirs read the room)."""
+    return render_to_string("chatter/frames/read.html", {"room_id": room_id, "seq": seq})
 
 
 def composer_error(error: str, client_id: str = "") -> str:
@@ -52,9 +73,9 @@ def typing(user: Any) -> str:
     )
 
 
-def members(people: list[Any], active: set[Any]) -> str:
-    """Replace the room header's member list, marking who is active in the room now."""
-    return render_to_string("chatter/frames/members.html", {"members": people, "active": active})
+def presence(changes: list[tuple[Any, bool]]) -> str:
+    """Mark members active or not in the room header: only the members that changed."""
+    return render_to_string("chatter/frames/presence.html", {"changes": changes})
 
 
 def seen(seq: int, readers: list[Any]) -> str:
@@ -65,3 +86,11 @@ def seen(seq: int, readers: list[Any]) -> str:
 def too_far_behind() -> str:
     """Tell a client that missed more than a resume may carry to reload the page."""
     return render_to_string("chatter/frames/stale.html", {})
+
+
+def retry(frame: str, seconds: float) -> str:
+    """Tell a client that asked too fast when it may send a ``frame`` again."""
+    milliseconds = max(0, round(seconds * 1000))
+    return render_to_string(
+        "chatter/frames/retry.html", {"frame": frame, "milliseconds": milliseconds}
+    )

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.http.request import split_domain_port
 
 # Characters a schema name may keep as is inside a channel-layer group name (the layers
@@ -96,6 +98,11 @@ def room_group(schema_name: str | None, room_id: Any) -> str:
     return f"{group_prefix(schema_name or '')}.r{_room_hex(room_id)}"
 
 
+def rooms_group(schema_name: str | None) -> str:
+    """The channel-layer group announcing a tenant's new rooms: ``chatter[.t<schema>].rooms``."""
+    return f"{group_prefix(schema_name or '')}.rooms"
+
+
 def user_group(schema_name: str | None, user_id: Any) -> str:
     """The channel-layer group of one user's sockets: ``chatter[.t<schema>].u<id>``.
 
@@ -120,6 +127,45 @@ def schema(schema_name: str | None) -> Iterator[None]:
 
     with schema_context(schema_name):
         yield
+
+
+T = TypeVar("T")
+
+# When the database thread last checked its connection (see in_schema).
+_checked_at = 0.0
+
+
+def _run_in_schema(schema_name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    global _checked_at
+    now = time.monotonic()
+    if now - _checked_at > 1.0:
+        # What channels does before every event, once a second: drop a connection that
+        # is too old or broken, so the next query opens a fresh one.
+        _checked_at = now
+        close_old_connections()
+    try:
+        with schema(schema_name):
+            return func(*args, **kwargs)
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        # The server may have closed the connection (a restart, pg_terminate_backend):
+        # reconnect and try once more. Every function run here is safe to repeat (sends
+        # are idempotent on their client id).
+        _checked_at = time.monotonic()
+        connection.close()
+        with schema(schema_name):
+            return func(*args, **kwargs)
+
+
+async def in_schema(schema_name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run the sync ``func`` on the database thread, wholly inside ``schema_name``.
+
+    The one way websocket code touches the database: setting a schema in one call and
+    querying in the next could read another tenant's rows, since every socket of the
+    process shares the database thread and its connection.
+    """
+    return await database_sync_to_async(_run_in_schema)(schema_name, func, *args, **kwargs)
 
 
 def tenant_for_schema(schema_name: str) -> Any | None:

@@ -13,5 +13,6 @@ urlpatterns = [
     path("with/<str:username>/", views.chat_with, name="chat_with"),
     path("<uuid:room_id>/", views.chatroom, name="chatroom"),
     path("<uuid:room_id>/history/", views.history, name="history"),
+    path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
 ]

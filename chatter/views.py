@@ -166,9 +166,19 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
         before = _before(request)
     except BadBefore:
         return HttpResponseBadRequest(_("before must be a positive integer"))
-    if before is None and rooms.mark_read(room, request.user) is not None:
-        live.announce_read(room, request.user)
+    if before is None and (seq := rooms.mark_read(room, request.user)) is not None:
+        live.announce_read(room, request.user, seq)
     return render(request, "chatter/room.html", _room_context(request, room, before))
+
+
+@login_required
+@require_GET
+def room_item(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
+    """One entry of the requester's room list (a page fetches it for a room it lacks)."""
+    summary = rooms.room_summary(room_id, request.user)
+    if summary is None:
+        raise Http404(_("No such room."))
+    return render(request, "chatter/_room_item.html", {"summary": summary, "active": False})
 
 
 @login_required

@@ -138,6 +138,8 @@ VALID = {
     "CHATTER_TYPING_TIMEOUT": [1, 2.5],
     "CHATTER_PRESENCE_TIMEOUT": [10, 60, 3600],
     "CHATTER_MAX_FRAME_BYTES": [64 * 1024, 1024 * 1024],
+    "CHATTER_FRAME_LIMITS": [{}, {"read": (0, 0)}, {"resume": [5, 2.5], "ping": (10, 60)}],
+    "CHATTER_MAX_SOCKETS_PER_USER": [0, 1, 100],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -150,6 +152,17 @@ INVALID = {
     "CHATTER_TYPING_TIMEOUT": [0, -1, "5", None, True],
     "CHATTER_PRESENCE_TIMEOUT": [9, 0, 30.5, "60", None],
     "CHATTER_MAX_FRAME_BYTES": [0, -1, "65536", None],
+    "CHATTER_FRAME_LIMITS": [
+        None,
+        {"send": (1, 1)},
+        {"read": (1,)},
+        {"read": (-1, 10)},
+        {"read": ("1", 10)},
+        {"typing": (1, -1)},
+        {"ping": (True, 10)},
+        [("read", (1, 1))],
+    ],
+    "CHATTER_MAX_SOCKETS_PER_USER": [-1, "20", None, 2.5],
 }
 
 

@@ -198,7 +198,7 @@ async def test_resend_of_a_client_id_stores_and_shows_once(pair):
     a, b = await open_room(alice, room), await open_room(bob, room)
     frame = {"text": "once", "client_id": str(uuid.uuid4())}
     await a.send_json_to(frame)
-    await frames_until(b, lambda t: "chatter-msg-1" in t and "chatter-room-" in t)
+    await frames_until(b, lambda t: "chatter-msg-1" in t and 'data-kind="room"' in t)
     await a.send_json_to(frame)
     await a.send_json_to(frame)
     got = "".join(await frames_until(a, lambda t: t.count("data-sent") == 3))
@@ -250,10 +250,11 @@ async def test_room_list_and_unread_reach_the_other_member(pair):
     assert accepted
     a = await open_room(alice, room)
     await a.send_json_to({"text": "ping", "client_id": str(uuid.uuid4())})
-    got = "".join(await frames_until(lobby, lambda t: f"chatter-room-{room.pk.hex}" in t))
-    assert 'hx-swap-oob="afterbegin:#chatter-rooms"' in got
-    assert "ping" in got
-    assert re.search(r'class="chatter-badge[^"]*"[^>]*>\s*1\s*<', got)
+    got = "".join(await frames_until(lobby, lambda t: f'data-room="{room.pk.hex}"' in t))
+    # One update for every member's list; each page computes its own badge from data-seq.
+    assert 'hx-swap-oob="beforeend:#chatter-feed"' in got
+    assert f'data-kind="room" data-room="{room.pk.hex}" data-seq="1"' in got
+    assert f'data-sender="{alice.pk}"' in got and ">ping</i>" in got
     await a.disconnect()
     await lobby.disconnect()
 
@@ -341,14 +342,14 @@ async def test_presence_follows_open_sockets(pair):
     cookie = await sync_to_async(cookie_for)(bob)
     b, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
     assert accepted
-    arrived = "".join(await frames_until(a, lambda t: "chatter-members" in t))
-    assert f'chatter-member chatter-member--active" data-user="{bob.pk}"' in arrived
+    arrived = "".join(await frames_until(a, lambda t: f"chatter-member-{bob.pk}" in t))
+    assert f'class="chatter-member chatter-member--active" data-user="{bob.pk}"' in arrived
+    assert f"chatter-member-{alice.pk}" not in arrived  # only the member that changed
     await b.send_json_to({"type": "ping"})
     await quiet(a)  # still active: nothing to tell
     await b.disconnect()
-    left = "".join(await frames_until(a, lambda t: "chatter-members" in t))
-    assert f'<span class="chatter-member" data-user="{bob.pk}">' in left
-    assert f'chatter-member--active" data-user="{alice.pk}"' in left
+    left = "".join(await frames_until(a, lambda t: f"chatter-member-{bob.pk}" in t))
+    assert f'class="chatter-member" data-user="{bob.pk}" hx-swap-oob="true">' in left
     await a.disconnect()
 
 
@@ -366,7 +367,7 @@ async def test_presence_expires_without_pings(pair, settings):
     assert bob.pk not in await sync_to_async(rooms.active_ids)(room)
     a = await open_room(alice, room)
     await b.send_json_to({"type": "ping"})
-    back = "".join(await frames_until(a, lambda t: "chatter-members" in t))
+    back = "".join(await frames_until(a, lambda t: f"chatter-member-{bob.pk}" in t))
     assert f'chatter-member--active" data-user="{bob.pk}"' in back
     await a.disconnect()
     await b.disconnect()

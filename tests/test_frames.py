@@ -9,7 +9,7 @@ import pytest
 
 from chatter import frames, rooms
 from chatter.models import Room
-from tests.factories import make_user, summary
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +50,15 @@ def chat():
 
 def test_every_frame_has_explicit_oob(chat):
     alice, bob, room, message = chat
-    entry = summary(room, bob)
     rendered = [
         frames.message(message),
         frames.messages([message]),
-        frames.room_item(entry),
+        frames.messages([message], more_after=1),
+        frames.room_update(message),
+        frames.room_new(room.pk),
+        frames.read(room.pk, 1),
+        frames.presence([(alice, True), (bob, False)]),
+        frames.retry("resume", 1.5),
         frames.composer_error("Too long", "abc"),
         frames.sent("abc"),
         frames.typing(alice),

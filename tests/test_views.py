@@ -79,7 +79,8 @@ def test_index_lists_rooms_newest_first_with_unread_badge(
         f'id="chatter-room-{old.id.hex}"'
     )
     assert 'id="chatter-rooms"' in html
-    assert 'class="chatter-badge">2<' in html
+    assert re.search(r'class="chatter-badge"><span class="chatter-badge-count">2<', html)
+    assert 'data-seq="2" data-read-seq="0"' in html  # what the page computes badges from
     assert "x" * 200 not in html  # the preview is truncated
     assert "Lunch" in html and "are you there?" in html
     assert 'hx-trigger="input changed delay:300ms, search"' in html

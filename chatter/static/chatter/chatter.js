@@ -2,8 +2,13 @@
  *
  * It resumes after (re)connects, gives each send a fresh client id, clears and restores
  * the composer, keeps the message list ordered and free of duplicates, keeps the scroll
- * position, and shows the connection state. No inline handlers: htmx runs with
- * allowEval and allowScriptTags off.
+ * position, and shows the connection state. It applies the data frames the server puts
+ * in the hidden #chatter-feed: a room's new last message (each page computes its own
+ * unread badge from the room's sequence and its own read position, and keeps the newest
+ * preview), a read position from another tab, a room it does not show yet, "more
+ * after", "retry after" and "reload". It reports reading at most once a second, and only
+ * when the read position moved. No inline handlers: htmx runs with allowEval and
+ * allowScriptTags off.
  */
 (function () {
   "use strict";
@@ -17,6 +22,9 @@
   var askedAfter = -1; // the last hole asked for: a hole the server cannot fill (a deleted
   // message) must not make every answer ask again
   var olderAnchor = null;
+  var lastReadAt = 0; // when the last "read" frame left (at most one a second)
+  var readTimer = null;
+  var READ_INTERVAL = 1000;
 
   // Reconnect with full jitter like the ws extension, but capped at 15 s instead of 64 s:
   // a restarted server has its readers back within seconds, still spread out in time.
@@ -29,7 +37,8 @@
 
   function $(id) { return document.getElementById(id); }
   function list() { return $("chatter-messages"); }
-  function me() { var r = $("chatter-room"); return r ? r.getAttribute("data-me") : ""; }
+  function me() { var r = document.querySelector("[data-me]"); return r ? r.getAttribute("data-me") : ""; }
+  function num(el, name) { return parseInt(el.getAttribute(name), 10) || 0; }
 
   function uuid4() {
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -166,39 +175,155 @@
 
   /* -- the room list ---------------------------------------------------------------------- */
 
+  function roomsList() { return $("chatter-rooms"); }
+  function activeRoomId() {
+    var room = $("chatter-room");
+    return room ? "chatter-room-" + room.getAttribute("data-room").replace(/-/g, "") : "";
+  }
+
+  // A room's unread badge: its sequence minus this user's read position, computed here.
+  function badge(li) {
+    var rooms = roomsList();
+    var unread = Math.max(num(li, "data-seq") - num(li, "data-read-seq"), 0);
+    if (li.id === activeRoomId() && document.visibilityState === "visible") unread = 0;
+    var el = li.querySelector(".chatter-badge");
+    if (el) {
+      var count = el.querySelector(".chatter-badge-count");
+      if (count) count.textContent = String(unread);
+      var words = el.querySelector(".chatter-visually-hidden");
+      if (words && rooms) {
+        words.textContent = " " + rooms.getAttribute(unread === 1 ? "data-unread-one" : "data-unread-other");
+      }
+      el.hidden = unread === 0;
+    }
+    li.classList.toggle("has-unread", unread > 0);
+  }
+
+  function dashed(hex) {
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  // A room this page does not show yet: insert a place for it and fetch its entry.
+  function fetchRoom(hex) {
+    var rooms = roomsList();
+    if (!rooms || $("chatter-room-" + hex) || !window.htmx) return;
+    var url = (rooms.getAttribute("data-item-url") || "").replace("00000000-0000-0000-0000-000000000000", dashed(hex));
+    if (!url) return;
+    var li = document.createElement("li");
+    li.id = "chatter-room-" + hex;
+    li.className = "chatter-room-item";
+    rooms.insertBefore(li, rooms.firstChild);
+    htmx.ajax("GET", url, { target: li, swap: "outerHTML" });
+    var empty = $("chatter-rooms-empty");
+    if (empty) empty.hidden = true;
+  }
+
+  // A room's new last message: keep the newest (by sequence), move the room to the top.
+  function applyRoom(item) {
+    var hex = item.getAttribute("data-room");
+    var li = $("chatter-room-" + hex);
+    if (!li) { fetchRoom(hex); return; }
+    var seq = num(item, "data-seq");
+    if (seq <= num(li, "data-seq")) return; // a late frame: the page has a newer preview
+    li.setAttribute("data-seq", String(seq));
+    var preview = li.querySelector(".chatter-room-preview");
+    if (preview) {
+      var rooms = roomsList();
+      var prefix = "";
+      if (item.getAttribute("data-sender") === me()) prefix = (rooms ? rooms.getAttribute("data-you") : "") + " ";
+      else if (li.getAttribute("data-group")) prefix = item.getAttribute("data-name") + ": ";
+      preview.textContent = prefix + item.textContent;
+    }
+    var time = li.querySelector(".chatter-room-time");
+    if (time) {
+      time.setAttribute("datetime", item.getAttribute("data-time"));
+      localTime(time);
+    }
+    badge(li);
+    var parent = li.parentNode;
+    if (parent && parent.firstElementChild !== li) parent.insertBefore(li, parent.firstElementChild);
+  }
+
+  // This user's read position in a room moved (here or in another tab).
+  function applyRead(hex, seq) {
+    var li = $("chatter-room-" + hex);
+    if (!li || seq <= num(li, "data-read-seq")) return;
+    li.setAttribute("data-read-seq", String(seq));
+    badge(li);
+  }
+
   function tidyRooms() {
-    var rooms = $("chatter-rooms");
+    var rooms = roomsList();
     if (!rooms) return;
     var seen = {};
     Array.prototype.forEach.call(rooms.querySelectorAll(":scope > li[id]"), function (li) {
       if (seen[li.id]) li.remove(); else seen[li.id] = true;
     });
-    var room = $("chatter-room");
-    var active = room ? "chatter-room-" + room.getAttribute("data-room").replace(/-/g, "") : "";
+    var active = activeRoomId();
     Array.prototype.forEach.call(rooms.querySelectorAll(":scope > li[id]"), function (li) {
       if (li.id === active) {
         li.classList.add("chatter-room-item--active");
         var link = li.querySelector("a");
         if (link) link.setAttribute("aria-current", "page");
-        var badge = li.querySelector(".chatter-badge");
-        if (badge && document.visibilityState === "visible") badge.hidden = true;
       }
+      if (li.hasAttribute("data-seq")) badge(li);
     });
     Array.prototype.forEach.call(rooms.querySelectorAll("time[datetime]"), localTime);
     var empty = $("chatter-rooms-empty");
     if (empty && rooms.querySelector("li[id]")) empty.hidden = true;
   }
 
+  /* -- the feed: data frames from the server ---------------------------------------------- */
+
+  function resume() {
+    if (socket && list()) send({ type: "resume", after: normalise() });
+  }
+
+  function processFeed() {
+    var feed = $("chatter-feed");
+    if (!feed) return;
+    var items = Array.prototype.slice.call(feed.children);
+    feed.textContent = "";
+    items.forEach(function (item) {
+      var kind = item.getAttribute("data-kind");
+      if (kind === "room") applyRoom(item);
+      else if (kind === "read") applyRead(item.getAttribute("data-room"), num(item, "data-seq"));
+      else if (kind === "new-room") fetchRoom(item.getAttribute("data-room"));
+      else if (kind === "more") resume();
+      else if (kind === "stale") {
+        var status = $("chatter-status");
+        if (status) status.setAttribute("data-state", "stale");
+      } else if (kind === "retry") {
+        var after = num(item, "data-after");
+        if (item.getAttribute("data-frame") === "resume") setTimeout(resume, after);
+        else if (item.getAttribute("data-frame") === "read" && list()) {
+          list().setAttribute("data-read-seq", "0"); // not stored: report it again
+          lastReadAt = Date.now() + after - READ_INTERVAL;
+          markRead();
+        }
+      }
+    });
+  }
+
   /* -- reading ---------------------------------------------------------------------------- */
 
+  // Report the newest message seen, when it moved, at most once a second.
   function markRead() {
-    if (!list() || document.visibilityState !== "visible" || !atBottom()) return;
+    var l = list();
+    if (!l || document.visibilityState !== "visible" || !atBottom()) return;
     var top = highest();
-    var read = parseInt(list().getAttribute("data-read-seq"), 10) || 0;
-    if (top > read) {
-      list().setAttribute("data-read-seq", String(top));
-      send({ type: "read", seq: top });
+    if (top <= (parseInt(l.getAttribute("data-read-seq"), 10) || 0)) return;
+    var wait = lastReadAt + READ_INTERVAL - Date.now();
+    if (wait > 0) {
+      if (!readTimer) readTimer = setTimeout(function () { readTimer = null; markRead(); }, wait);
+      return;
     }
+    if (!socket) return;
+    lastReadAt = Date.now();
+    l.setAttribute("data-read-seq", String(top));
+    var room = $("chatter-room");
+    if (room) applyRead(room.getAttribute("data-room").replace(/-/g, ""), top);
+    send({ type: "read", seq: top });
   }
 
   /* -- status ----------------------------------------------------------------------------- */
@@ -255,6 +380,7 @@
 
   document.addEventListener("htmx:wsAfterMessage", function () {
     var before = highestBefore;
+    processFeed();
     var contiguous = normalise();
     tidyRooms();
     var error = $("chatter-composer-error");
@@ -303,7 +429,9 @@
     }
   });
 
-  document.addEventListener("htmx:afterSwap", function () {
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var target = evt.detail.target;
+    if (target && target.classList && target.classList.contains("chatter-room-item")) tidyRooms();
     if (!olderAnchor) return;
     var s = scroller();
     normalise();
@@ -311,7 +439,10 @@
     olderAnchor = null;
   });
 
-  document.addEventListener("visibilitychange", markRead);
+  document.addEventListener("visibilitychange", function () {
+    tidyRooms();
+    markRead();
+  });
 
   document.addEventListener("keydown", function (evt) {
     if (evt.target.id !== "chatter-text") return;

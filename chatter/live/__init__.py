@@ -1,0 +1,277 @@
+"""Delivery to open sockets: what to announce after a change, and the one place that sends it.
+
+The database is the truth and the channel layer only a doorbell: each message event
+carries its room sequence, so a socket that missed an event (channels-redis drops group
+sends over capacity, a Redis restart drops everything in flight) notices the gap at the
+next one and reads what it missed from the database.
+
+The work per message is the same whatever the room's size: one event to the room's
+group, rendered once (the message for the open room, and one room-list update that every
+member's page applies with its own read position). Announcements that a crowd would
+multiply are paced per room: "Seen by" and presence changes leave a process at most
+about once a second per room (:class:`~chatter.live.hub.Pacer`). Sync code (views,
+commands) announces after the transaction commits; consumers publish after their
+database call returned, i.e. after it committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from chatter import frames, rooms, tenancy
+from chatter.live.hub import Hub, hub_for
+from chatter.models import Message, Room
+
+__all__ = [
+    "Event",
+    "Hub",
+    "announce_logout",
+    "announce_message",
+    "announce_read",
+    "announce_room",
+    "hub_for",
+    "presence_changed",
+    "publish",
+    "read_moved",
+]
+
+log = logging.getLogger("chatter.live")
+
+#: Seconds between two "Seen by" or presence frames of one room from one process.
+PACE = 1.0
+
+
+@dataclass
+class Event:
+    """One channel-layer group send; the payload names its group for the hubs."""
+
+    group: str
+    payload: dict[str, Any]
+
+
+def _event(group: str, kind: str, **fields: Any) -> Event:
+    return Event(group, {"type": kind, "group": group, **fields})
+
+
+# -- what to announce (sync: renders, never queries) --------------------------------------
+
+
+def message_event(message: Message, schema_name: str = "") -> Event:
+    """A new message: its frame for the open room and its room-list update, rendered once."""
+    group = tenancy.room_group(schema_name, message.room_id)
+    return _event(
+        group,
+        "chatter.message",
+        seq=message.seq,
+        html=frames.message(message),
+        list=frames.room_update(message),
+    )
+
+
+def room_event(room_id: uuid.UUID, member_ids: Iterable[Any], schema_name: str = "") -> Event:
+    """A new room: the open room lists of its members fetch its entry."""
+    return _event(
+        tenancy.rooms_group(schema_name),
+        "chatter.room",
+        room=room_id.hex,
+        members=[str(pk) for pk in member_ids],
+        html=frames.room_new(room_id),
+    )
+
+
+def read_event(user_id: Any, room_id: uuid.UUID, seq: int, schema_name: str = "") -> Event:
+    """A user's read position moved: their other tabs update the room's badge."""
+    return _event(
+        tenancy.user_group(schema_name, user_id), "chatter.frame", html=frames.read(room_id, seq)
+    )
+
+
+def seen_event(room_id: Any, seq: int, readers: list[Any], schema_name: str = "") -> Event:
+    """The room's "Seen by" line for its last message."""
+    group = tenancy.room_group(schema_name, room_id)
+    return _event(group, "chatter.frame", html=frames.seen(seq, readers))
+
+
+def presence_event(room_id: Any, changes: list[tuple[Any, bool]], schema_name: str = "") -> Event:
+    """Members that became active or inactive in the room."""
+    group = tenancy.room_group(schema_name, room_id)
+    return _event(group, "chatter.frame", html=frames.presence(changes))
+
+
+def typing_event(room_id: Any, user: Any, schema_name: str = "") -> Event:
+    """ "<name> is typing…" for the room's other members."""
+    group = tenancy.room_group(schema_name, room_id)
+    return _event(group, "chatter.frame", html=frames.typing(user), skip=str(user.pk))
+
+
+def logout_event(user_id: Any, session_key: str, schema_name: str = "") -> Event:
+    """Close the sockets opened with this session."""
+    group = tenancy.user_group(schema_name, user_id)
+    return _event(group, "chatter.logout", session=session_key)
+
+
+def doorbell_event(room_id: Any, seq: int, schema_name: str = "") -> Event:
+    """The room has messages up to ``seq``: sockets that lack some read them."""
+    return _event(tenancy.room_group(schema_name, room_id), "chatter.doorbell", seq=seq)
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+class _Outage:
+    """Failed publishes: logged once per outage, message doorbells rung again later."""
+
+    def __init__(self) -> None:
+        self.failing = False
+        self.bells: dict[str, dict[str, Any]] = {}
+        self.retry: asyncio.Task[None] | None = None
+
+    def failed(self, event: Event, exc: BaseException) -> None:
+        if not self.failing:
+            self.failing = True
+            log.warning(
+                "Chatter: publishing to the channel layer failed (%r); open pages will "
+                "catch up from the database.",
+                exc,
+            )
+        if event.payload.get("type") in ("chatter.message", "chatter.doorbell"):
+            bell = dict(event.payload, type="chatter.doorbell")
+            bell.pop("html", None)
+            bell.pop("list", None)
+            known = self.bells.get(event.group)
+            if known is None or known["seq"] < bell["seq"]:
+                self.bells[event.group] = bell
+            self._ring_later()
+
+    def worked(self) -> None:
+        if self.failing:
+            self.failing = False
+            log.warning("Chatter: publishing to the channel layer works again.")
+
+    def _ring_later(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self.retry is None or self.retry.done():
+            self.retry = asyncio.ensure_future(self._ring())
+
+    async def _ring(self) -> None:
+        """Every second, ring the doorbells of rooms whose message events were lost."""
+        layer = get_channel_layer()
+        while self.bells and layer is not None:
+            await asyncio.sleep(1.0)
+            for group, bell in list(self.bells.items()):
+                try:
+                    await layer.group_send(group, bell)
+                except Exception:
+                    break
+                if self.bells.get(group) is bell:
+                    del self.bells[group]
+                self.worked()
+
+
+_outage = _Outage()
+
+
+async def publish(events: Iterable[Event]) -> None:
+    """Send the events in order. Never raises because of the channel layer.
+
+    A failed send is logged (once per outage) and left to the resync: message events
+    are rung again as doorbells once the layer works, and sockets read from the
+    database what they missed.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for event in events:
+        try:
+            await layer.group_send(event.group, event.payload)
+        except Exception as exc:
+            _outage.failed(event, exc)
+        else:
+            _outage.worked()
+
+
+def announce(events: list[Event]) -> None:
+    """From sync code: publish ``events`` once the current transaction commits."""
+    if events and get_channel_layer() is not None:
+        transaction.on_commit(partial(async_to_sync(publish), events))
+
+
+def announce_message(message: Message) -> None:
+    """From sync code (the HTTP fallback, ``chatter_send``): deliver a stored message."""
+    if get_channel_layer() is not None:
+        announce([message_event(message, tenancy.current_schema())])
+
+
+def announce_room(room_id: uuid.UUID, member_ids: Iterable[Any]) -> None:
+    """From sync code: show a new room in its members' open room lists."""
+    if get_channel_layer() is not None:
+        announce([room_event(room_id, member_ids, tenancy.current_schema())])
+
+
+def announce_read(room: Room, reader: Any, seq: int) -> None:
+    """From sync code (opening the room page): "Seen by" and the reader's other tabs."""
+    if get_channel_layer() is None:
+        return
+    schema_name = tenancy.current_schema()
+    last, readers = rooms.seen_line(room)
+    announce(
+        [
+            seen_event(room.pk, last, readers, schema_name),
+            read_event(reader.pk, room.pk, seq, schema_name),
+        ]
+    )
+
+
+def announce_logout(user_id: Any, session_key: str | None) -> None:
+    """From sync code: close the sockets that were opened with this session."""
+    if session_key:
+        announce([logout_event(user_id, session_key, tenancy.current_schema())])
+
+
+# -- paced announcements from sockets (in the server's event loop) ------------------------
+
+
+def _hub() -> Hub | None:
+    layer = get_channel_layer()
+    return hub_for(layer) if layer is not None else None
+
+
+async def read_moved(schema_name: str, room: Room, user: Any, seq: int) -> None:
+    """A socket's user read ``room`` up to ``seq``: tell their tabs, pace "Seen by"."""
+    await publish([read_event(user.pk, room.pk, seq, schema_name)])
+    hub = _hub()
+    if hub is not None:
+        hub.pacer("seen", PACE, _flush_seen).note((schema_name, room.pk))
+
+
+def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
+    """A member arrived in or left ``room``: paced, and only the members that changed."""
+    hub = _hub()
+    if hub is not None:
+        hub.pacer("presence", PACE, _flush_presence).note((schema_name, room.pk), user_id)
+
+
+async def _flush_seen(key: Hashable, items: set[Any]) -> None:
+    schema_name, room_id = key  # type: ignore[misc]
+    last, readers = await tenancy.in_schema(schema_name, rooms.seen_line, Room(pk=room_id))
+    await publish([seen_event(room_id, last, readers, schema_name)])
+
+
+async def _flush_presence(key: Hashable, user_ids: set[Any]) -> None:
+    schema_name, room_id = key  # type: ignore[misc]
+    changes = await tenancy.in_schema(schema_name, rooms.presence, Room(pk=room_id), user_ids)
+    if changes:
+        await publish([presence_event(room_id, changes, schema_name)])

@@ -1,0 +1,154 @@
+"""The socket protocol: one strict parser for every frame a client sends.
+
+A frame is a JSON object sent by htmx's ws extension (a form's fields plus ``HEADERS``)
+or by ``chatter.js``. Anything that is not one of the frames below, exactly typed, is
+answered by :class:`Invalid` (shown under the composer) or ignored, never an exception:
+
+* ``{"type": "send", "text": str, "client_id": str}`` (``type`` may be left out when
+  ``text`` is present, as a plain form sends it);
+* ``{"type": "resume", "after": int}``: what came after sequence ``after``;
+* ``{"type": "read", "seq": int}``: read up to ``seq`` (default: the newest);
+* ``{"type": "typing"}`` and ``{"type": "ping"}``.
+
+Why one function: every field is checked once (type, range, valid Unicode), so the
+consumer only ever sees well-formed values. Sizes are bounded before parsing; numbers
+must be finite integers within PostgreSQL's ``bigint``; strings must encode to UTF-8
+(a lone surrogate such as ``"\\ud800"`` does not).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+#: Largest sequence number a client may name (PostgreSQL's bigint).
+MAX_SEQ = 2**63 - 1
+#: Longest client id kept (a UUID has 36 characters).
+MAX_CLIENT_ID = 64
+
+
+@dataclass(frozen=True)
+class Send:
+    text: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    after: int
+
+
+@dataclass(frozen=True)
+class Read:
+    seq: int | None
+
+
+@dataclass(frozen=True)
+class Typing:
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A frame the server cannot read: ``message`` is shown under the composer."""
+
+    message: str
+    client_id: str = ""
+
+
+Frame = Send | Resume | Read | Typing | Ping
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(name)  # NaN, Infinity, -Infinity: not JSON numbers we accept
+
+
+def _valid_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _seq(value: Any) -> int:
+    """A sequence number: an int (not a bool) from 0 to MAX_SEQ, else _Refused."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
+        raise _Refused(value)
+    return value
+
+
+def _client_id(data: dict[str, Any]) -> str:
+    value = data.get("client_id")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not _valid_text(value):
+        raise _Refused(value)
+    return value[:MAX_CLIENT_ID]
+
+
+def parse(text: str | None, data: bytes | None, max_bytes: int) -> Frame | Invalid | None:
+    """Read one websocket frame: a frame, an :class:`Invalid` to answer, or None to ignore.
+
+    ``max_bytes`` bounds the frame's UTF-8 size before any parsing.
+    """
+    if text is None:
+        return Invalid(str(_("This message could not be read.")))
+    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        return Invalid(str(_("This message is too large to send.")))
+    try:
+        data_ = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # _Refused is a ValueError
+        return None
+    if not isinstance(data_, dict):
+        return None
+    kind = data_.get("type")
+    if kind is None and "text" in data_:
+        kind = "send"
+    if not isinstance(kind, str):
+        return None
+    try:
+        return _frame(kind, data_)
+    except _Refused:
+        if kind == "send":
+            return Invalid(str(_("This message could not be read.")), _safe_client_id(data_))
+        return None
+
+
+def _frame(kind: str, data: dict[str, Any]) -> Frame | Invalid | None:
+    if kind == "send":
+        client_id = _client_id(data)
+        text = data.get("text")
+        if not isinstance(text, str) or not _valid_text(text):
+            return Invalid(str(_("A message must be text.")), client_id)
+        return Send(text=text, client_id=client_id)
+    if kind == "resume":
+        after = data.get("after")
+        return Resume(after=0 if after is None else _seq(after))
+    if kind == "read":
+        seq = data.get("seq")
+        return Read(seq=None if seq is None else _seq(seq))
+    if kind == "typing":
+        return Typing()
+    if kind == "ping":
+        return Ping()
+    return None
+
+
+def _safe_client_id(data: dict[str, Any]) -> str:
+    try:
+        return _client_id(data)
+    except _Refused:
+        return ""
