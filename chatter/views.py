@@ -116,14 +116,38 @@ def user_search(request: HttpRequest) -> HttpResponse:
     return render(request, "chatter/index.html", _base_context(request, **context))
 
 
-@login_required
-@require_GET
-def chat_with(request: HttpRequest, username: str) -> HttpResponse:
-    """Open (creating if needed) the room of the requester and ``username``."""
+def _user_or_404(username: str) -> Any:
+    """The user with this username (``USERNAME_FIELD``), else Http404."""
     user_model = get_user_model()
-    other = get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
-    room_id = rooms.create_room([request.user, other])
-    return redirect("chatter:chatroom", room_id=room_id)
+    return get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
+
+
+def _existing_room_id(users: list[Any]) -> uuid.UUID | None:
+    """The room ``create_room(users)`` would return, without creating one; else None."""
+    key = rooms._members_key({user.pk for user in users})
+    return Room.objects.filter(members_key=key).values_list("id", flat=True).first()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chat_with(request: HttpRequest, username: str) -> HttpResponse:
+    """The room of the requester and ``username``: created only by a POST.
+
+    A GET redirects to the room if it exists, else shows a page with a button that POSTs
+    here; a link or an image on any page can therefore not make a visitor create rooms.
+    The requester's own username is their notes room.
+    """
+    other = _user_or_404(username)
+    people = [request.user, other]
+    if request.method == "POST":
+        return redirect("chatter:chatroom", room_id=rooms.create_room(people))
+    room_id = _existing_room_id(people)
+    if room_id is not None:
+        return redirect("chatter:chatroom", room_id=room_id)
+    context = _base_context(
+        request, other=other, username=username, notes=other.pk == request.user.pk
+    )
+    return render(request, "chatter/chat_with.html", context)
 
 
 def _room_context(
