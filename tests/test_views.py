@@ -446,3 +446,53 @@ def test_room_item_partial_renders_without_request(alice: Any, bob: Any) -> None
         "chatter/_room_item.html", {"summary": summary(room, alice), "active": False}
     )
     assert f'id="chatter-room-{room.id.hex}"' in html and "You:" in html
+
+
+# -- text the database refuses -------------------------------------------------------------
+
+
+def _unstorable_requests(room_id: uuid.UUID) -> list[tuple[str, str, dict[str, str]]]:
+    room = str(room_id)
+    return [
+        ("get", "/chat/with/%00/", {}),
+        ("post", "/chat/with/%00/", {}),
+        ("get", "/chat/with/bob%00/", {}),
+        ("get", "/chat/users/?q=%00", {}),
+        ("get", "/chat/users/?q=bo%00b", {}),
+        ("get", "/chat/?x=%00", {}),
+        ("get", f"/chat/{room}/?before=%00", {}),
+        ("get", f"/chat/{room}/history/?before=%00", {}),
+        ("get", f"/chat/{room}/history/?before=5&day=2026-01-01%00", {}),
+        ("post", "/chat/new/", {"name": "trip\x00", "usernames": "bob"}),
+        ("post", "/chat/new/", {"name": "trip", "usernames": "bob\x00"}),
+        ("post", f"/chat/{room}/send/", {"text": "hi\x00there", "client_id": str(uuid.uuid4())}),
+        ("post", f"/chat/{room}/send/", {"text": "hi", "client_id": "\x00"}),
+        ("post", f"/chat/{room}/send/", {"text": "hi", "\x00": "field name"}),
+        ("post", "/chat/with/bob/", {"x": "\x00"}),
+    ]
+
+
+@pytest.mark.postgres  # runs on SQLite too; on PostgreSQL a NUL that got through is a 500
+@pytest.mark.parametrize("index", range(15))
+def test_text_the_database_refuses_is_a_400(
+    alice_client: Any, alice: Any, bob: Any, index: int
+) -> None:
+    room = _room(alice, bob)
+    method, path, data = _unstorable_requests(room.id)[index]
+    before = (Room.objects.count(), Message.objects.count())
+    response = getattr(alice_client, method)(path, data)
+    assert response.status_code == 400, (method, path, data)
+    assert (Room.objects.count(), Message.objects.count()) == before
+
+
+def test_text_the_database_refuses_is_refused_before_the_login_check(client: Any) -> None:
+    assert client.get("/chat/with/%00/").status_code == 400
+
+
+def test_text_the_database_can_store_is_served(alice_client: Any, alice: Any, bob: Any) -> None:
+    """The same requests without the NUL are answered by the views as usual."""
+    room = _room(alice, bob)
+    assert alice_client.get("/chat/users/?q=b%C3%B6b").status_code == 200
+    response = alice_client.post(f"/chat/{room.id}/send/", {"text": "h\u00e9\U0001f600 \ufffd"})
+    assert response.status_code == 302
+    assert Message.objects.get().text == "h\u00e9\U0001f600 \ufffd"
