@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
@@ -24,7 +24,8 @@ from django.utils.translation import gettext as _
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+P = ParamSpec("P")
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 
 
 def is_storable(text: str) -> bool:
@@ -47,7 +48,7 @@ def has_unstorable_text(request: HttpRequest, *args: Any, **kwargs: Any) -> bool
     return not all(is_storable(text) for text in _texts(request, args, kwargs))
 
 
-def refuse_unstorable_text(view: View) -> View:
+def refuse_unstorable_text(view: View[P]) -> View[P]:
     """Decorator: a 400 (``BadRequest``) for a request with text the database refuses.
 
     Put it outermost, so that nothing (not even the session of ``login_required``) is
@@ -55,9 +56,9 @@ def refuse_unstorable_text(view: View) -> View:
     """
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if has_unstorable_text(request, *args, **kwargs):
             raise BadRequest(_("The request has characters that cannot be stored."))
         return view(request, *args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped
