@@ -141,6 +141,36 @@ def _user_from_session(session: Any) -> Any:
     return user
 
 
+_DB_SESSION_ENGINES = (
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+)
+
+
+def _users_readable_in(schema_name: str) -> bool:
+    """Whether users (and database sessions) have tables in ``schema_name``.
+
+    With django-tenants the public schema has the tables of ``SHARED_APPS`` only: where
+    auth (or database sessions) are tenant apps only, reading them there would fail with
+    "relation does not exist". Such a socket is anonymous; Chatter's consumer refuses the
+    public schema anyway (4400).
+    """
+    if not tenancy.is_multitenant():
+        return True
+    if not schema_name:
+        return False  # no tenant: never read in whatever schema the connection holds
+    if schema_name != tenancy.get_public_schema_name():
+        return True
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import app_labels
+
+    shared = set(app_labels(getattr(settings, "SHARED_APPS", [])))
+    needed = {get_user_model()._meta.app_label}
+    if settings.SESSION_ENGINE in _DB_SESSION_ENGINES:
+        needed.add("sessions")
+    return needed <= shared
+
+
 def _load_user(scope: Mapping[str, Any], schema_name: str | None, resolve_host: bool) -> Any:
     """Sync: load session and user of one scope, all inside the tenant's schema."""
     if resolve_host:
@@ -148,6 +178,8 @@ def _load_user(scope: Mapping[str, Any], schema_name: str | None, resolve_host: 
         if tenant is None:
             return AnonymousUser()
         schema_name = tenant.schema_name
+    if not _users_readable_in(schema_name or ""):
+        return AnonymousUser()
     with tenancy.schema(schema_name):
         session = _session_store(scope)
         if hasattr(session, "_session_cache") and not session.modified:
@@ -168,17 +200,28 @@ class MTAuthMiddleware:
     an ``AnonymousUser``. Anything else (no cookie, an expired or foreign session, an
     inactive user) gives ``AnonymousUser`` too.
 
-    The schema comes from ``scope["schema_name"]`` (``MTSchemaMiddleware`` above it); used
-    alone with django-tenants it resolves the tenant from the Host header itself. Without
-    django-tenants it behaves as channels' ``AuthMiddleware``.
+    The schema comes from ``scope["schema_name"]`` (``MTSchemaMiddleware`` above it). On a
+    websocket without it, this middleware first does exactly what ``MTSchemaMiddleware``
+    does: it finds the tenant of the Host header and puts ``schema_name``,
+    ``multitenant`` and ``tenant`` into the scope, or closes the socket with 4400 for a
+    host of no tenant. So every stack with it serves a consumer the tenant. Without
+    django-tenants it behaves as channels' ``AuthMiddleware`` (plus those three keys).
     """
 
     def __init__(self, inner: ASGIApp) -> None:
         self.inner = inner
+        self._with_tenant = MTSchemaMiddleware(self._add_user)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope.get("type") not in ("websocket", "http"):
-            return await self.inner(scope, receive, send)
+        kind = scope.get("type")
+        if kind == "websocket" and "schema_name" not in scope:
+            return await self._with_tenant(scope, receive, send)
+        if kind in ("websocket", "http"):
+            return await self._add_user(scope, receive, send)
+        return await self.inner(scope, receive, send)
+
+    async def _add_user(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        # An HTTP scope has no schema_name: its tenant comes from the Host header.
         resolve_host = tenancy.is_multitenant() and "schema_name" not in scope
         user = await database_sync_to_async(_load_user)(
             scope, tenancy.scope_schema(scope), resolve_host

@@ -2,6 +2,9 @@
 
 ``chatroom(request, room_id)`` may also be called from a project's own view, as the
 Utilities page shows: ``return chatroom(request, create_room([request.user, other]))``.
+
+Every view is wrapped, outermost, in :func:`chatter.inputs.refuse_unstorable_text`: text
+the database refuses (a NUL) anywhere in a request is a 400 before any query runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chatter import conf, live, rooms
 from chatter.forms import GroupRoomForm
+from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -84,6 +88,7 @@ def _base_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     }
 
 
+@refuse_unstorable_text
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
@@ -91,6 +96,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "chatter/index.html", _base_context(request))
 
 
+@refuse_unstorable_text
 @login_required
 @require_http_methods(["GET", "POST"])
 def create_group(request: HttpRequest) -> HttpResponse:
@@ -105,6 +111,7 @@ def create_group(request: HttpRequest) -> HttpResponse:
     return redirect("chatter:chatroom", room_id=room_id)
 
 
+@refuse_unstorable_text
 @login_required
 @require_GET
 def user_search(request: HttpRequest) -> HttpResponse:
@@ -116,14 +123,39 @@ def user_search(request: HttpRequest) -> HttpResponse:
     return render(request, "chatter/index.html", _base_context(request, **context))
 
 
-@login_required
-@require_GET
-def chat_with(request: HttpRequest, username: str) -> HttpResponse:
-    """Open (creating if needed) the room of the requester and ``username``."""
+def _user_or_404(username: str) -> Any:
+    """The user with this username (``USERNAME_FIELD``), else Http404."""
     user_model = get_user_model()
-    other = get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
-    room_id = rooms.create_room([request.user, other])
-    return redirect("chatter:chatroom", room_id=room_id)
+    return get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
+
+
+def _existing_room_id(users: list[Any]) -> uuid.UUID | None:
+    """The room ``create_room(users)`` would return, without creating one; else None."""
+    key = rooms._members_key({user.pk for user in users})
+    return Room.objects.filter(members_key=key).values_list("id", flat=True).first()
+
+
+@refuse_unstorable_text
+@login_required
+@require_http_methods(["GET", "POST"])
+def chat_with(request: HttpRequest, username: str) -> HttpResponse:
+    """The room of the requester and ``username``: created only by a POST.
+
+    A GET redirects to the room if it exists, else shows a page with a button that POSTs
+    here; a link or an image on any page can therefore not make a visitor create rooms.
+    The requester's own username is their notes room.
+    """
+    other = _user_or_404(username)
+    people = [request.user, other]
+    if request.method == "POST":
+        return redirect("chatter:chatroom", room_id=rooms.create_room(people))
+    room_id = _existing_room_id(people)
+    if room_id is not None:
+        return redirect("chatter:chatroom", room_id=room_id)
+    context = _base_context(
+        request, other=other, username=username, notes=other.pk == request.user.pk
+    )
+    return render(request, "chatter/chat_with.html", context)
 
 
 def _room_context(
@@ -155,6 +187,7 @@ def _room_context(
     )
 
 
+@refuse_unstorable_text
 @login_required
 def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
     """The room page: newest messages (or the page before ``?before=``), marked read.
@@ -171,6 +204,7 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
     return render(request, "chatter/room.html", _room_context(request, room, before))
 
 
+@refuse_unstorable_text
 @login_required
 @require_GET
 def room_item(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
@@ -204,6 +238,7 @@ def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     return render(request, "chatter/_history.html", context)
 
 
+@refuse_unstorable_text
 @login_required
 @require_POST
 def send(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime
+import re
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.middleware.csrf import _unmask_cipher_token
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from chatter import rooms
 from chatter.models import Room
 from chatter.templatetags import chatter as tags
 
 pytestmark = pytest.mark.django_db
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _render(source: str, viewer: Any, **context: Any) -> str:
@@ -25,10 +32,48 @@ def _render(source: str, viewer: Any, **context: Any) -> str:
     return Template("{% load chatter %}" + source).render(Context({"request": request, **context}))
 
 
-def test_message_button_links_to_chat_with(alice: Any, bob: Any) -> None:
-    html = _render("{% chatter_message_button other %}", alice, other=bob)
-    assert f'href="{reverse("chatter:chat_with", args=["bob"])}"' in html
-    assert "Message" in html
+def _form_action(html: str) -> str:
+    match = re.search(r'<form [^>]*action="([^"]*)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_message_button_is_a_post_form_with_the_csrf_token(alice: Any, bob: Any) -> None:
+    request = RequestFactory().get("/")
+    request.user = alice
+    html = Template("{% load chatter %}{% chatter_message_button other %}").render(
+        Context({"request": request, "other": bob})
+    )
+    assert _form_action(html) == reverse("chatter:chat_with", args=["bob"])
+    assert re.search(r'<form [^>]*method="post"', html)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token, html
+    # The token is valid for this request: the cookie's secret unmasks it.
+    secret = request.META["CSRF_COOKIE"]
+    assert _unmask_cipher_token(token.group(1)) == secret
+    assert "<a " not in html and "href=" not in html
+
+
+def test_message_button_uses_the_pages_csrf_token(alice: Any, bob: Any) -> None:
+    html = _render("{% chatter_message_button other %}", alice, other=bob, csrf_token="T" * 64)
+    assert 'name="csrfmiddlewaretoken" value="' + "T" * 64 + '"' in html
+
+
+def test_message_button_looks_like_a_button_without_any_stylesheet(
+    alice: Any, user_factory: Any
+) -> None:
+    """A <button> with an aria-label: no visually hidden text shows on an unstyled page."""
+    other = user_factory("dora", first_name="Dora", last_name="Explorer")
+    html = _render("{% chatter_message_button other %}", alice, other=other)
+    button = re.search(r"<button ([^>]*)>(.*?)</button>", html)
+    assert button, html
+    attributes, text = button.groups()
+    assert text == "Message"  # all that shows, styled or not
+    assert 'aria-label="Message Dora Explorer"' in attributes
+    assert 'type="submit"' in attributes
+    assert "chatter-button" in attributes  # themed pages still style it
+    assert "visually-hidden" not in html and "<span" not in html
+    assert re.search(r'<form [^>]*style="display: inline"', html)
 
 
 @pytest.mark.parametrize("username", ["mail@example.com", "a.b", "c+d", "e-f", "g_h", "Zoë9"])
@@ -37,7 +82,7 @@ def test_message_button_accepts_valid_usernames(
 ) -> None:
     other = user_factory(username)
     html = _render("{% chatter_message_button other %}", alice, other=other)
-    assert f'href="{reverse("chatter:chat_with", args=[username])}"' in html
+    assert _form_action(html) == escape(reverse("chatter:chat_with", args=[username]))
 
 
 def test_message_button_renders_nothing_for_self_none_and_anonymous(alice: Any) -> None:
@@ -47,15 +92,42 @@ def test_message_button_renders_nothing_for_self_none_and_anonymous(alice: Any) 
     assert _render("{% chatter_message_button a %}", alice, a=anon).strip() == ""
 
 
-def test_message_button_for_anonymous_viewer_still_links(bob: Any) -> None:
+def test_message_button_for_anonymous_viewer_still_renders(bob: Any) -> None:
     html = _render("{% chatter_message_button other %}", AnonymousUser(), other=bob)
-    assert "/with/bob/" in html
+    assert _form_action(html) == reverse("chatter:chat_with", args=["bob"])
 
 
 def test_message_button_escapes_names(alice: Any, user_factory: Any) -> None:
-    other = user_factory("eve", first_name="<b>Eve</b>")
+    other = user_factory("eve", first_name='<b>"Eve"</b>')
     html = _render("{% chatter_message_button other %}", alice, other=other)
-    assert "<b>" not in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
+    assert "<b>" not in html
+    assert 'aria-label="Message &lt;b&gt;&quot;Eve&quot;&lt;/b&gt;"' in html
+
+
+def _documented_markup() -> str:
+    """The literal block after "renders" in the ``chatter_message_button`` section."""
+    text = (DOCS / "templatetags.rst").read_text(encoding="utf-8")
+    section = text[text.index("``chatter_message_button``") : text.index("\nFilters\n")]
+    lines = section[section.index("renders") :].splitlines()[1:]
+    start = next(i for i, line in enumerate(lines) if line.strip())
+    block = []
+    for line in lines[start:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block)).strip()
+
+
+def _markup(html: str) -> str:
+    """Markup with the whitespace between tags removed (the docs break it into lines)."""
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+def test_documented_markup_is_what_renders(alice: Any, bob: Any) -> None:
+    html = _render("{% chatter_message_button other %}", alice, other=bob, csrf_token="x" * 64)
+    documented = _documented_markup()
+    assert 'value="CSRF-TOKEN"' in documented
+    assert _markup(html.replace("x" * 64, "CSRF-TOKEN")) == _markup(documented)
 
 
 def test_chatter_name(alice: Any, bob: Any) -> None:

@@ -128,7 +128,8 @@ async def test_auth_middleware_alone_and_changed_password() -> None:
     user, cookie = await database_sync_to_async(setup)()
     data = await report(application, cookie)
     assert data["username"] == "bob"
-    assert data["schema_name"] == "<absent>"  # MTAuthMiddleware adds only the user
+    # Alone, it puts in the scope what MTSchemaMiddleware would (no tenants here).
+    assert (data["schema_name"], data["multitenant"], data["tenant"]) == ("", False, "None")
 
     def change() -> None:
         user.set_password("new")
@@ -143,6 +144,18 @@ async def test_auth_middleware_reads_the_cookie_without_session_middleware() -> 
     cookie = await database_sync_to_async(cookie_for)(user)
     data = await report(MTAuthMiddleware(app), cookie)
     assert data["username"] == "carol"
+
+
+async def test_auth_middleware_keeps_a_tenant_set_above_it() -> None:
+    """Below MTSchemaMiddleware (or any middleware that set ``schema_name``) it adds only the
+    user: the scope's tenant keys are left as they are."""
+
+    async def set_keys(scope: dict, receive: Any, send: Any) -> Any:
+        scope = dict(scope, schema_name="", multitenant="kept", tenant="kept")
+        return await MTAuthMiddleware(app)(scope, receive, send)
+
+    data = await report(set_keys)
+    assert (data["multitenant"], data["tenant"]) == ("kept", "'kept'")
 
 
 async def test_custom_session_cookie_name(settings: Any) -> None:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django.http import Http404
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -38,6 +38,7 @@ def _urls(room_id: uuid.UUID) -> list[tuple[str, str]]:
         ("post", reverse("chatter:create_group")),
         ("get", reverse("chatter:user_search") + "?q=b"),
         ("get", reverse("chatter:chat_with", args=["bob"])),
+        ("post", reverse("chatter:chat_with", args=["bob"])),
         ("get", reverse("chatter:chatroom", args=[room_id])),
         ("get", reverse("chatter:history", args=[room_id]) + "?before=5"),
         ("post", reverse("chatter:send", args=[room_id])),
@@ -58,7 +59,7 @@ def test_non_members_and_unknown_rooms_get_404(
 ) -> None:
     room = _room(alice, bob)
     client.force_login(carol)
-    for method, url in _urls(room.id)[4:]:
+    for method, url in _urls(room.id)[5:]:
         assert getattr(client, method)(url).status_code == 404, url
     unknown = uuid.uuid4()
     assert client.get(reverse("chatter:chatroom", args=[unknown])).status_code == 404
@@ -172,25 +173,90 @@ def test_query_count_does_not_grow_with_room_size(
         assert b <= 14, name  # the first view also announces the read: 4 more
 
 
-def test_chat_with_other_user_gives_one_room(alice_client: Any, alice: Any, bob: Any) -> None:
-    first = alice_client.get(reverse("chatter:chat_with", args=["bob"]))
-    second = alice_client.get(reverse("chatter:chat_with", args=["bob"]))
+def _chat_with(username: str) -> str:
+    return reverse("chatter:chat_with", args=[username])
+
+
+def test_chat_with_get_creates_nothing_and_asks(alice_client: Any, alice: Any, bob: Any) -> None:
+    response = alice_client.get(_chat_with("bob"))
+    assert response.status_code == 200
+    assert response.templates[0].name == "chatter/chat_with.html"
+    html = response.content.decode()
+    assert "Start a conversation with bob" in html
+    form = re.search(r'<form id="chatter-start"[^>]*>', html)
+    assert form and 'method="post"' in form.group(0)
+    assert f'action="{_chat_with("bob")}"' in form.group(0)
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert re.search(r'<button type="submit"[^>]*>Start conversation</button>', html)
+    assert not Room.objects.exists()
+    # Asking again still creates nothing.
+    assert alice_client.get(_chat_with("bob")).status_code == 200
+    assert not Room.objects.exists()
+
+
+def test_chat_with_post_creates_one_room_and_get_then_redirects(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    first = alice_client.post(_chat_with("bob"))
+    second = alice_client.post(_chat_with("bob"))
     assert first.status_code == 302 and first["Location"] == second["Location"]
     room = Room.objects.get()
     assert first["Location"] == reverse("chatter:chatroom", args=[room.id])
     assert {u.username for u in rooms.members(room)} == {"alice", "bob"}
+    # Now the room exists: a GET goes straight to it, and still creates nothing.
+    got = alice_client.get(_chat_with("bob"))
+    assert got.status_code == 302 and got["Location"] == first["Location"]
+    assert Room.objects.count() == 1
+
+
+def test_chat_with_get_finds_the_room_bob_started(client: Any, alice: Any, bob: Any) -> None:
+    room = _room(bob, alice)
+    client.force_login(alice)
+    response = client.get(_chat_with("bob"))
+    assert response["Location"] == reverse("chatter:chatroom", args=[room.id])
+
+
+def test_chat_with_ignores_groups_with_more_members(
+    alice_client: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    _room(alice, bob, carol, name="Trio")
+    assert alice_client.get(_chat_with("bob")).status_code == 200
+    assert Room.objects.count() == 1
+
+
+def test_chat_with_needs_the_csrf_token(alice: Any, bob: Any) -> None:
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(_chat_with("bob")).status_code == 403
+    assert not Room.objects.exists()
+    page = strict.get(_chat_with("bob")).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = strict.post(_chat_with("bob"), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert Room.objects.count() == 1
 
 
 def test_chat_with_self_is_the_notes_room(alice_client: Any, alice: Any) -> None:
-    response = alice_client.get(reverse("chatter:chat_with", args=["alice"]))
+    page = alice_client.get(_chat_with("alice"))
+    assert page.status_code == 200 and "Start your notes to self" in page.content.decode()
+    assert not Room.objects.exists()
+    response = alice_client.post(_chat_with("alice"))
     room = Room.objects.get()
     assert rooms.members(room) == [alice]
     html = alice_client.get(response["Location"]).content.decode()
     assert "Notes to self" in html
+    assert alice_client.get(_chat_with("alice"))["Location"] == response["Location"]
 
 
 def test_chat_with_unknown_user_is_404(alice_client: Any) -> None:
-    assert alice_client.get(reverse("chatter:chat_with", args=["nobody"])).status_code == 404
+    assert alice_client.get(_chat_with("nobody")).status_code == 404
+    assert alice_client.post(_chat_with("nobody")).status_code == 404
+    assert not Room.objects.exists()
+
+
+def test_chat_with_other_methods_are_405(alice_client: Any, bob: Any) -> None:
+    for method in ("put", "delete", "patch"):
+        assert getattr(alice_client, method)(_chat_with("bob")).status_code == 405
     assert not Room.objects.exists()
 
 
@@ -199,12 +265,13 @@ def test_usernames_with_special_characters(
     alice_client: Any, alice: Any, user_factory: Any, username: str
 ) -> None:
     other = user_factory(username)
-    url = reverse("chatter:chat_with", args=[username])
-    response = alice_client.get(url)
+    url = _chat_with(username)
+    assert alice_client.get(url).status_code == 200
+    response = alice_client.post(url)
     assert response.status_code == 302
     assert rooms.members(Room.objects.get()) == sorted([alice, other], key=lambda u: u.username)
     profile = alice_client.get(reverse("profile", args=[username])).content.decode()
-    assert f'href="{url}"' in profile
+    assert f'action="{url}"' in profile
 
 
 def test_create_group(alice_client: Any, alice: Any, bob: Any, carol: Any) -> None:
@@ -380,3 +447,53 @@ def test_room_item_partial_renders_without_request(alice: Any, bob: Any) -> None
         "chatter/_room_item.html", {"summary": summary(room, alice), "active": False}
     )
     assert f'id="chatter-room-{room.id.hex}"' in html and "You:" in html
+
+
+# -- text the database refuses -------------------------------------------------------------
+
+
+def _unstorable_requests(room_id: uuid.UUID) -> list[tuple[str, str, dict[str, str]]]:
+    room = str(room_id)
+    return [
+        ("get", "/chat/with/%00/", {}),
+        ("post", "/chat/with/%00/", {}),
+        ("get", "/chat/with/bob%00/", {}),
+        ("get", "/chat/users/?q=%00", {}),
+        ("get", "/chat/users/?q=bo%00b", {}),
+        ("get", "/chat/?x=%00", {}),
+        ("get", f"/chat/{room}/?before=%00", {}),
+        ("get", f"/chat/{room}/history/?before=%00", {}),
+        ("get", f"/chat/{room}/history/?before=5&day=2026-01-01%00", {}),
+        ("post", "/chat/new/", {"name": "trip\x00", "usernames": "bob"}),
+        ("post", "/chat/new/", {"name": "trip", "usernames": "bob\x00"}),
+        ("post", f"/chat/{room}/send/", {"text": "hi\x00there", "client_id": str(uuid.uuid4())}),
+        ("post", f"/chat/{room}/send/", {"text": "hi", "client_id": "\x00"}),
+        ("post", f"/chat/{room}/send/", {"text": "hi", "\x00": "field name"}),
+        ("post", "/chat/with/bob/", {"x": "\x00"}),
+    ]
+
+
+@pytest.mark.postgres  # runs on SQLite too; on PostgreSQL a NUL that got through is a 500
+@pytest.mark.parametrize("index", range(15))
+def test_text_the_database_refuses_is_a_400(
+    alice_client: Any, alice: Any, bob: Any, index: int
+) -> None:
+    room = _room(alice, bob)
+    method, path, data = _unstorable_requests(room.id)[index]
+    before = (Room.objects.count(), Message.objects.count())
+    response = getattr(alice_client, method)(path, data)
+    assert response.status_code == 400, (method, path, data)
+    assert (Room.objects.count(), Message.objects.count()) == before
+
+
+def test_text_the_database_refuses_is_refused_before_the_login_check(client: Any) -> None:
+    assert client.get("/chat/with/%00/").status_code == 400
+
+
+def test_text_the_database_can_store_is_served(alice_client: Any, alice: Any, bob: Any) -> None:
+    """The same requests without the NUL are answered by the views as usual."""
+    room = _room(alice, bob)
+    assert alice_client.get("/chat/users/?q=b%C3%B6b").status_code == 200
+    response = alice_client.post(f"/chat/{room.id}/send/", {"text": "h\u00e9\U0001f600 \ufffd"})
+    assert response.status_code == 302
+    assert Message.objects.get().text == "h\u00e9\U0001f600 \ufffd"

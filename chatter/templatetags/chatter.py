@@ -6,6 +6,8 @@ import datetime
 from typing import Any
 
 from django import template
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
@@ -67,9 +69,13 @@ def chatter_when(value: datetime.datetime | None) -> str:
 
 @register.inclusion_tag("chatter/message_button.html", takes_context=True)
 def chatter_message_button(context: template.Context, user: Any) -> dict[str, Any]:
-    """A "Message" link to the room of the viewer and ``user``.
+    """A "Message" button: a small POST form to the room of the viewer and ``user``.
 
-    Renders nothing for ``None``, an anonymous or unsaved user, or the viewer themself.
+    A ``<button>`` (it looks like one without any stylesheet) whose accessible name is
+    "Message <name>" (``aria-label``, so no visually hidden text shows on a page without
+    ``chatter/chatter.css``), in a form with the CSRF token: ``chatter:chat_with`` creates
+    rooms on POST only. Renders nothing for ``None``, an anonymous or unsaved user, or the
+    viewer themself.
     """
     request = context.get("request")
     viewer = getattr(request, "user", None) or context.get("user")
@@ -79,7 +85,15 @@ def chatter_message_button(context: template.Context, user: Any) -> dict[str, An
         and getattr(user, "pk", None) is not None
         and not (getattr(viewer, "is_authenticated", False) and viewer.pk == user.pk)
     )
-    return {"show": show, "target": user, "username": user.get_username() if show else ""}
+    data: dict[str, Any] = {
+        "show": show,
+        "target": user,
+        "username": user.get_username() if show else "",
+    }
+    if show and isinstance(request, HttpRequest):
+        # Also where the page was rendered without a RequestContext.
+        data["csrf_token"] = get_token(request)
+    return data
 
 
 @register.simple_tag(takes_context=True)

@@ -137,6 +137,40 @@ def _db_access(django_db_blocker: Any) -> Iterator[None]:
         assert connection.schema_name == get_public_schema_name()
 
 
+PUBLIC_DOMAIN = "test.com"
+
+
+@pytest.fixture
+def public(tenants: dict[str, TenantInfo]) -> Iterator[TenantInfo]:
+    """django-tenants' public tenant on ``test.com``, as the demo's is on ``localhost``.
+
+    Its schema has the tables of ``SHARED_APPS`` (auth and sessions included) and no chat
+    tables; ``users["alice"]`` is a user of the public schema. The tenant row and its
+    domain are made if missing and removed afterwards (a public tenant row changes what
+    other tests of the session see, e.g. ``--schema public``). The user stays: deleting it
+    would look for admin's log entries, whose table the public schema does not have.
+    """
+    from customers.models import Client, Domain
+
+    public_name = get_public_schema_name()
+    with schema_context(public_name):
+        tenant = Client.objects.filter(schema_name=public_name).first()
+        made_tenant = tenant is None
+        if made_tenant:
+            tenant = Client(schema_name=public_name, name="Public")
+            tenant.save(verbosity=0)  # the schema exists: nothing is created or migrated
+        domain, made_domain = Domain.objects.get_or_create(
+            domain=PUBLIC_DOMAIN, defaults={"tenant": tenant, "is_primary": True}
+        )
+        alice = _user(public_name, "alice")
+    yield TenantInfo(public_name, PUBLIC_DOMAIN, tenant, {"alice": alice})
+    with schema_context(public_name):
+        if made_domain:
+            domain.delete()
+        if made_tenant:
+            tenant.delete()  # the row only: Client.auto_drop_schema is False
+
+
 @pytest.fixture
 def alpha(tenants: dict[str, TenantInfo]) -> TenantInfo:
     return tenants["alpha"]

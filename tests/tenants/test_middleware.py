@@ -242,15 +242,83 @@ async def test_custom_session_cookie_name(alpha: TenantInfo, settings: Any) -> N
 
 
 async def test_auth_middleware_alone_resolves_the_host(alpha: TenantInfo, beta: TenantInfo) -> None:
-    """As in the Utilities page: MTAuthMiddleware without MTSchemaMiddleware above it."""
+    """As in the Utilities page: MTAuthMiddleware without MTSchemaMiddleware above it puts
+    the tenant into the scope exactly as MTSchemaMiddleware would, and refuses what it
+    refuses."""
     key = await database_sync_to_async(login)("beta", beta.users["alice"])
     application = CookieMiddleware(SessionMiddleware(MTAuthMiddleware(app)))
     data = await report(application, headers(beta.domain, f"sessionid={key}"))
     assert data["email"] == "alice@beta.test.com"
+    assert (data["schema_name"], data["multitenant"], data["tenant"]) == ("beta", True, "beta")
     data = await report(application, headers(alpha.domain, f"sessionid={key}"))
     assert data["authenticated"] is False
-    data = await report(application, headers("gamma.test.com", f"sessionid={key}"))
+    assert (data["schema_name"], data["multitenant"], data["tenant"]) == ("alpha", True, "alpha")
+    for host in ("gamma.test.com", None, "evil.example.org"):
+        assert await refused_with(application, headers(host, f"sessionid={key}")) == 4400
+    # Alone, without even the cookie and session middlewares.
+    data = await report(MTAuthMiddleware(app), headers(beta.domain, f"sessionid={key}"))
+    assert (data["schema_name"], data["email"]) == ("beta", "alice@beta.test.com")
+
+
+async def test_auth_middleware_alone_leaves_http_scopes_without_tenant_keys(
+    alpha: TenantInfo,
+) -> None:
+    """HTTP is TenantMainMiddleware's business: only the user is added, as before."""
+    seen: list[dict] = []
+
+    async def http_app(scope: dict, receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    key = await database_sync_to_async(login)("alpha", alpha.users["bob"])
+    comm = HttpCommunicator(
+        MTAuthMiddleware(http_app), "GET", "/", headers=headers(alpha.domain, f"sessionid={key}")
+    )
+    assert (await comm.get_response())["status"] == 204
+    assert "schema_name" not in seen[0] and "tenant" not in seen[0]
+    assert seen[0]["user"].email == "bob@alpha.test.com"
+
+
+async def test_public_schema_users_are_read_only_where_auth_is_shared(
+    public: TenantInfo, settings: Any
+) -> None:
+    """The public tenant's host: its users are read only if auth's tables are there (a
+    shared app); with auth a tenant app only, reading would fail, so the user is anonymous."""
+    key = await database_sync_to_async(login)("public", public.users["alice"])
+    hdrs = headers(public.domain, f"sessionid={key}")
+    for application in (stack, CookieMiddleware(SessionMiddleware(MTAuthMiddleware(app)))):
+        data = await report(application, hdrs)
+        assert (data["schema_name"], data["username"]) == ("public", "alice")
+    settings.SHARED_APPS = [a for a in settings.SHARED_APPS if a != "django.contrib.auth"]
+    assert (await report(stack, hdrs))["authenticated"] is False
+    settings.SHARED_APPS = [*settings.SHARED_APPS, "django.contrib.auth"]
+    settings.SHARED_APPS = [a for a in settings.SHARED_APPS if a != "django.contrib.sessions"]
+    assert (await report(stack, hdrs))["authenticated"] is False
+
+
+async def test_a_scope_with_an_empty_schema_reads_no_user(alpha: TenantInfo) -> None:
+    """A middleware of the project that set ``schema_name=""`` in a multi-tenant project:
+    no tenant, so nothing is read in whatever schema the connection holds."""
+    key = await database_sync_to_async(login)("alpha", alpha.users["alice"])
+
+    async def no_tenant(scope: dict, receive: Any, send: Any) -> Any:
+        return await MTAuthMiddleware(app)(dict(scope, schema_name=""), receive, send)
+
+    await database_sync_to_async(lambda: connection.set_schema("alpha"))()
+    try:
+        data = await report_keeping_schema(no_tenant, headers(alpha.domain, f"sessionid={key}"))
+    finally:
+        await database_sync_to_async(lambda: connection.set_schema_to_public())()
     assert data["authenticated"] is False
+
+
+async def report_keeping_schema(application: Any, hdrs: list) -> dict[str, Any]:
+    comm = WebsocketCommunicator(application, "/ws/", headers=hdrs)
+    assert (await comm.connect())[0]
+    data = json.loads(await comm.receive_from())
+    await comm.disconnect()
+    return data
 
 
 async def test_a_schema_left_on_the_connection_changes_nothing(

@@ -73,7 +73,10 @@ def test_chat_with_creates_the_room_in_its_tenant_only(
     creator = tenant_user("alpha")
     client = client_for(alpha, creator)
     beta_before = counts("beta")
-    response = request(client, "get", "/chat/with/bob/")
+    alpha_before = counts("alpha")
+    assert request(client, "get", "/chat/with/bob/").status_code == 200  # asks first
+    assert counts("alpha") == alpha_before
+    response = request(client, "post", "/chat/with/bob/")
     assert response.status_code == 302
     room_id = uuid.UUID(response["Location"].rstrip("/").rsplit("/", 1)[-1])
     try:
@@ -85,10 +88,13 @@ def test_chat_with_creates_the_room_in_its_tenant_only(
             assert not Room.objects.filter(pk=room_id).exists()
         # Again: the same room, still nothing in beta.
         assert request(client, "get", "/chat/with/bob/")["Location"] == response["Location"]
+        assert request(client, "post", "/chat/with/bob/")["Location"] == response["Location"]
         assert counts("beta") == beta_before
         # beta has no user of the creator's name: chat_with from beta's side is a 404.
         on_beta = client_for(beta, beta.users["bob"])
-        assert request(on_beta, "get", f"/chat/with/{creator.username}/").status_code == 404
+        for method in ("get", "post"):
+            path = f"/chat/with/{creator.username}/"
+            assert request(on_beta, method, path).status_code == 404
         assert counts("beta") == beta_before
     finally:
         with schema_context("alpha"):
