@@ -1,11 +1,22 @@
 """Django system checks for likely misconfigurations of Chatter.
 
-Ids: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
-ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
-setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
-CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket timeout,
-W014 PostgreSQL connections not kept.
-"""
+Ids (every one is listed, with what it catches, in docs/settings.rst):
+
+* here: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
+  ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
+  setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
+  CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
+  timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
+  E016 CHATTER_BASE_TEMPLATE renders no "content" block;
+* in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
+  cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
+  origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
+  W021 Chatter's pages on the public schema, W022 django.contrib.staticfiles missing, W023
+  DEBUG and no static files served by the ASGI application, W024 no STATIC_ROOT in
+  production.
+
+Hints that show settings code take it from the ``*_SNIPPET`` constants below: complete
+statements that tests/test_snippets.py appends to a fresh project's settings and checks."""
 
 from __future__ import annotations
 
