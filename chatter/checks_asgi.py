@@ -26,6 +26,7 @@ from django.core.files.storage import FileSystemStorage
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chatter import tenancy
 from chatter.asgi_routes import Route, follow
@@ -34,9 +35,23 @@ from chatter.utils import MTAuthMiddleware, MTSchemaMiddleware
 
 # The paths Chatter's pages open sockets on (templates: ws-connect="/ws/chatter/...").
 SOCKET_PATHS = ("/ws/chatter/", f"/ws/chatter/{uuid.UUID(int=0)}/")
-ROUTING_HINT = (
-    '"websocket": SameHostOriginValidator(ChatterMTMiddlewareStack('
+# Code shown in hints. ASGI_SNIPPETS are pieces of the quickstart's asgi.py (which its
+# executable test serves); the settings ones are complete statements that
+# tests/test_snippets.py appends to a project's settings and checks.
+WEBSOCKET_SNIPPET = (
+    "SameHostOriginValidator(ChatterMTMiddlewareStack("
     "URLRouter(chatter.routing.websocket_urlpatterns)))"
+)
+STATIC_HANDLER_SNIPPET = (
+    "if settings.DEBUG:\n    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)"
+)
+ASGI_SNIPPETS = [WEBSOCKET_SNIPPET, STATIC_HANDLER_SNIPPET]
+STATIC_ROOT_SNIPPET = 'STATIC_ROOT = BASE_DIR / "staticfiles"'
+SETTINGS_SNIPPETS = [STATIC_ROOT_SNIPPET]
+PUBLIC_URLCONF_SNIPPET = 'PUBLIC_SCHEMA_URLCONF = "mysite.urls_public"'
+TENANT_SETTINGS_SNIPPETS = [PUBLIC_URLCONF_SNIPPET]
+ROUTE_HINT = gettext_noop(
+    "Route Chatter's sockets as the quickstart's asgi.py does: \"websocket\": %(code)s"
 )
 # Django middleware known to serve static files (their own settings decide from where).
 STATIC_MIDDLEWARE_PACKAGES = ("whitenoise.", "servestatic.", "blacknoise.")
@@ -93,8 +108,7 @@ def _route_messages(route: Route, path: str) -> list[CheckMessage]:
         messages.append(
             Warning(
                 origin,
-                hint=_("Wrap Chatter's routes in chatter.utils.SameHostOriginValidator: %(code)s")
-                % {"code": ROUTING_HINT},
+                hint=_(ROUTE_HINT) % {"code": WEBSOCKET_SNIPPET},
                 id="chatter.W019",
             )
         )
@@ -107,8 +121,7 @@ def _route_messages(route: Route, path: str) -> list[CheckMessage]:
                     "(no tenant in its scope) or see the wrong tenant's user."
                 )
                 % {"path": path},
-                hint=_("Use chatter.utils.ChatterMTMiddlewareStack: %(code)s")
-                % {"code": ROUTING_HINT},
+                hint=_(ROUTE_HINT) % {"code": WEBSOCKET_SNIPPET},
                 id="chatter.E020",
             )
         )
@@ -128,10 +141,10 @@ def _unrouted(route: Route, path: str) -> CheckMessage:
     return Error(
         message,
         hint=_(
-            "Route chatter.routing.websocket_urlpatterns in a channels ProtocolTypeRouter "
-            "(after your own routes, which must not match ws/chatter/): %(code)s"
+            "Route Chatter's sockets as the quickstart's asgi.py does (your own routes first, "
+            'none matching ws/chatter/): ProtocolTypeRouter({"websocket": %(code)s})'
         )
-        % {"code": ROUTING_HINT},
+        % {"code": WEBSOCKET_SNIPPET},
         id="chatter.E018",
     )
 
@@ -187,9 +200,10 @@ def check_public_schema(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
             % {"urlconf": urlconf, "url": url},
             hint=_(
-                "Set PUBLIC_SCHEMA_URLCONF to a URLconf of the public site without "
-                'include("chatter.urls"), e.g. PUBLIC_SCHEMA_URLCONF = "mysite.urls_public".'
-            ),
+                'Give the public site a URLconf without include("chatter.urls"), e.g. %(code)s '
+                "(see the multi-tenancy page)."
+            )
+            % {"code": PUBLIC_URLCONF_SNIPPET},
             id="chatter.W021",
         )
     ]
@@ -231,11 +245,10 @@ def check_static_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                     "pages load without their CSS and scripts and cannot chat."
                 ),
                 hint=_(
-                    "In development, wrap the HTTP application in asgi.py: "
-                    "django_asgi_app = ASGIStaticFilesHandler(django_asgi_app) when "
-                    "settings.DEBUG (from django.contrib.staticfiles.handlers); see the "
-                    "quickstart."
-                ),
+                    "Serve them in development as the quickstart's asgi.py does, with "
+                    "django.contrib.staticfiles.handlers.ASGIStaticFilesHandler: %(code)s"
+                )
+                % {"code": STATIC_HANDLER_SNIPPET},
                 id="chatter.W023",
             )
         ]
@@ -247,10 +260,10 @@ def check_static_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                     "Chatter's CSS and scripts, so no web server can serve them."
                 ),
                 hint=_(
-                    'Set STATIC_ROOT (e.g. STATIC_ROOT = BASE_DIR / "staticfiles"), run '
-                    "manage.py collectstatic and serve that folder at STATIC_URL (see the "
-                    "deployment page)."
-                ),
+                    "Set it, e.g. %(code)s, run manage.py collectstatic and serve that folder "
+                    "at STATIC_URL (see the deployment page)."
+                )
+                % {"code": STATIC_ROOT_SNIPPET},
                 id="chatter.W024",
             )
         ]

@@ -324,3 +324,18 @@ def test_production_without_static_root(serve: Callable[[Any], list[str]]) -> No
 
 class RemoteStorage:
     """A storage that is no local folder (as django-storages' S3 storage)."""
+
+
+def test_hints_show_the_quickstart_s_code(serve: Callable[[Any], list[str]]) -> None:
+    module = sys.modules[__name__]
+    module.APPLICATION = chatting(DJANGO)
+    with override_settings(ASGI_APPLICATION=f"{__name__}.APPLICATION"):
+        [static] = checks_asgi.check_static_files()
+        with override_settings(DEBUG=False, STATIC_ROOT=None):
+            [root] = checks_asgi.check_static_files()
+    assert checks_asgi.STATIC_HANDLER_SNIPPET in static.hint
+    assert checks_asgi.STATIC_ROOT_SNIPPET in root.hint
+    module.APPLICATION = router(AuthMiddlewareStack(chatter_routes()))
+    with override_settings(ASGI_APPLICATION=f"{__name__}.APPLICATION"):
+        [origin] = checks_asgi.check_websocket_route()
+    assert checks_asgi.WEBSOCKET_SNIPPET in origin.hint
