@@ -259,12 +259,12 @@ class Project:
         snippet: Snippet,
         replace: dict[str, str] | None = None,
         command: Callable[[Project, list[str]], None] | None = None,
-        shell: bool = False,
+        run_shell: bool = False,
     ) -> None:
         """Do what the snippet says; ``replace`` swaps literal text of its code first.
 
         Console commands go to ``command`` (none are run without it); ``shell`` snippets
-        run only with ``shell=True`` (they need the database), else they are compiled.
+        run only with ``run_shell=True`` (they need the database), else they are compiled.
         """
         code = snippet.code
         for old, new in (replace or {}).items():
@@ -276,7 +276,7 @@ class Project:
             return
         if snippet.action == "shell":
             compile(code, snippet.block.where, "exec")
-            if shell:
+            if run_shell:
                 self.manage("shell", "-c", code)
             return
         assert snippet.path is not None
@@ -309,7 +309,7 @@ def build(
     replace: dict[str, str] | None = None,
     command: Callable[[Project, list[str]], None] | None = None,
     base: Project | None = None,
-    shell: bool = False,
+    run_shell: bool = False,
 ) -> Project:
     """The project of ``group`` (on a copy of ``base``, or on a fresh one): every step."""
     members = groups()[group]
@@ -320,7 +320,7 @@ def build(
     else:
         project = base.copy(folder)
     for snippet in members:
-        project.apply(snippet, replace, command, shell)
+        project.apply(snippet, replace, command, run_shell)
     return project
 
 
