@@ -339,3 +339,13 @@ def test_hints_show_the_quickstart_s_code(serve: Callable[[Any], list[str]]) -> 
     with override_settings(ASGI_APPLICATION=f"{__name__}.APPLICATION"):
         [origin] = checks_asgi.check_websocket_route()
     assert checks_asgi.WEBSOCKET_SNIPPET in origin.hint
+
+
+def test_the_checks_are_registered() -> None:
+    registered = django_checks.registry.registry.get_checks()
+    for check in (
+        checks_asgi.check_websocket_route,
+        checks_asgi.check_public_schema,
+        checks_asgi.check_static_files,
+    ):
+        assert check in registered
