@@ -95,12 +95,11 @@ def check_websocket_route(app_configs: Any = None, **kwargs: Any) -> list[CheckM
 
 
 def _route_messages(route: Route, path: str) -> list[CheckMessage]:
-    from chatter.consumers import ChatConsumer
-
-    if not route.certain:
+    expected = _chatter_consumer(path)
+    if not route.certain or expected is None:
         return []
     consumer = route.consumer_class
-    if consumer is None or not issubclass(consumer, ChatConsumer):
+    if consumer is None or not issubclass(consumer, expected):
         return [_unrouted(route, path)]
     messages: list[CheckMessage] = []
     origin = _origin_problem(route)
@@ -126,6 +125,17 @@ def _route_messages(route: Route, path: str) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _chatter_consumer(path: str) -> type | None:
+    """The consumer class Chatter's own routes give ``path`` (what the project must reach)."""
+    from channels.routing import URLRouter
+
+    import chatter.routing
+
+    return follow(
+        URLRouter(list(chatter.routing.websocket_urlpatterns)), "websocket", path
+    ).consumer_class
 
 
 def _unrouted(route: Route, path: str) -> CheckMessage:

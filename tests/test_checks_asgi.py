@@ -349,3 +349,17 @@ def test_the_checks_are_registered() -> None:
         checks_asgi.check_static_files,
     ):
         assert check in registered
+
+
+class MyChatConsumer(ChatConsumer):
+    """A project's own subclass of Chatter's consumer, routed on Chatter's paths."""
+
+
+def test_a_subclass_of_chatter_s_consumer_on_its_paths(serve: Callable[[Any], list[str]]) -> None:
+    routes = URLRouter(
+        [
+            path("ws/chatter/", MyChatConsumer.as_asgi()),
+            path("ws/chatter/<uuid:room_id>/", MyChatConsumer.as_asgi()),
+        ]
+    )
+    assert serve(router(SameHostOriginValidator(ChatterMTMiddlewareStack(routes)))) == []
