@@ -1,11 +1,22 @@
 """Django system checks for likely misconfigurations of Chatter.
 
-Ids: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
-ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
-setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
-CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket timeout,
-W014 PostgreSQL connections not kept.
-"""
+Ids (every one is listed, with what it catches, in docs/settings.rst):
+
+* here: E001 channels, W002 daphne, W003 daphne's position, E004 CHANNEL_LAYERS, E005
+  ASGI_APPLICATION, E006 django_htmx, W007 in-memory layer in production, E010 a CHATTER_*
+  setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
+  CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
+  timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
+  E016 CHATTER_BASE_TEMPLATE renders no "content" block;
+* in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
+  cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
+  origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
+  W021 Chatter's pages on the public schema, W022 django.contrib.staticfiles missing, W023
+  DEBUG and no static files served by the ASGI application, W024 no STATIC_ROOT in
+  production.
+
+Hints that show settings code take it from the ``*_SNIPPET`` constants below: complete
+statements that tests/test_snippets.py appends to a fresh project's settings and checks."""
 
 from __future__ import annotations
 
@@ -17,18 +28,30 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from chatter import conf
+from chatter.template_blocks import rendered_blocks
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 REDIS_LAYER = "channels_redis.core.RedisChannelLayer"
-LAYERS_HINT = (
-    "For one process: CHANNEL_LAYERS = {'default': {'BACKEND': "
-    "'channels.layers.InMemoryChannelLayer'}}. For several processes: CHANNEL_LAYERS = "
-    "{'default': {'BACKEND': 'channels_redis.core.RedisChannelLayer', "
-    "'CONFIG': {'hosts': ['redis://127.0.0.1:6379/0']}}}."
+HTMX_MIDDLEWARE = "django_htmx.middleware.HtmxMiddleware"
+
+# Settings code shown in hints. Each is a complete statement for a settings module and is
+# run by tests/test_snippets.py: a fresh project with it appended passes ``manage.py check``.
+IN_MEMORY_SNIPPET = (
+    'CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}'
 )
+REDIS_SNIPPET = (
+    'CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", '
+    '"CONFIG": {"hosts": [{"address": "redis://127.0.0.1:6379/0", "socket_timeout": 30}]}}}'
+)
+CONN_MAX_AGE_SNIPPET = (
+    'DATABASES["default"]["CONN_MAX_AGE"] = 300\nDATABASES["default"]["CONN_HEALTH_CHECKS"] = True'
+)
+MIDDLEWARE_SNIPPET = f'MIDDLEWARE += ["{HTMX_MIDDLEWARE}"]'
+SETTINGS_SNIPPETS = [IN_MEMORY_SNIPPET, REDIS_SNIPPET, CONN_MAX_AGE_SNIPPET, MIDDLEWARE_SNIPPET]
 
 
 @register()
@@ -83,6 +106,43 @@ def check_apps(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+@register()
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Chatter's views read ``request.htmx``, set by django-htmx's middleware."""
+    if _has_middleware(HTMX_MIDDLEWARE):
+        return []
+    return [
+        Error(
+            _("%(name)s is not in MIDDLEWARE.") % {"name": HTMX_MIDDLEWARE},
+            hint=_(
+                "Chatter's pages tell htmx requests from page loads with it (request.htmx): "
+                "add it, e.g. %(code)s"
+            )
+            % {"code": MIDDLEWARE_SNIPPET},
+            id="chatter.E015",
+        )
+    ]
+
+
+def _has_middleware(path: str) -> bool:
+    """Whether MIDDLEWARE has ``path``, or a subclass of it under another name."""
+    names = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if path in names:
+        return True
+    try:
+        wanted = import_string(path)
+    except ImportError:
+        return False
+    for name in names:
+        try:
+            found = import_string(name)
+        except ImportError:  # Django reports a broken MIDDLEWARE entry itself
+            continue
+        if isinstance(found, type) and issubclass(found, wanted):
+            return True
+    return False
+
+
 def _index(names: list[str], app: str) -> int | None:
     for i, name in enumerate(names):
         if name == app or name.startswith(app + ".apps."):
@@ -99,7 +159,8 @@ def check_channels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.append(
             Error(
                 _('CHANNEL_LAYERS has no "default" layer: messages would not reach other users.'),
-                hint=LAYERS_HINT,
+                hint=_("For one process: %(memory)s. For several processes: %(redis)s.")
+                % {"memory": IN_MEMORY_SNIPPET, "redis": REDIS_SNIPPET},
                 id="chatter.E004",
             )
         )
@@ -145,10 +206,7 @@ def _check_connections(database: dict[str, Any]) -> list[CheckMessage]:
     return [
         Warning(
             _("CONN_MAX_AGE is 0: every websocket action opens a new database connection."),
-            hint=_(
-                'Keep connections, e.g. DATABASES["default"]["CONN_MAX_AGE"] = 300 with '
-                '"CONN_HEALTH_CHECKS": True.'
-            ),
+            hint=_("Keep connections, e.g. %(code)s") % {"code": CONN_MAX_AGE_SNIPPET},
             id="chatter.W014",
         )
     ]
@@ -176,10 +234,8 @@ def _check_redis_timeout(config: dict[str, Any]) -> list[CheckMessage]:
                         "redis-py 8 times out reads after 5 seconds, as long as channels-redis "
                         "waits for a message: idle sockets crash and reconnect."
                     ),
-                    hint=_(
-                        'Give each host a longer socket timeout, e.g. "hosts": [{"address": '
-                        '"redis://127.0.0.1:6379/0", "socket_timeout": 30}].'
-                    ),
+                    hint=_("Give each host a longer socket timeout, e.g. %(code)s")
+                    % {"code": REDIS_SNIPPET},
                     id="chatter.W013",
                 )
             ]
@@ -301,4 +357,21 @@ def _check_template(name: str) -> list[CheckMessage]:
                 id="chatter.E011",
             )
         ]
-    return []
+    blocks = rendered_blocks(name)
+    if blocks is None or "content" in blocks:
+        return []
+    return [
+        Error(
+            _(
+                'CHATTER_BASE_TEMPLATE %(name)r does not render a block named "content": every '
+                "Chatter page would be blank."
+            )
+            % {"name": name},
+            hint=_(
+                "Add {%% block content %%}{%% endblock %%} where the chat should appear, in "
+                "%(name)r or in a template it extends."
+            )
+            % {"name": name},
+            id="chatter.E016",
+        )
+    ]

@@ -118,7 +118,9 @@ def user_search(request: HttpRequest) -> HttpResponse:
     """Users matching ``?q=`` (bounded, never the requester): a partial, or a page without JS."""
     query = request.GET.get("q", "").strip()[:100]
     context = {"users": rooms.search_users(query, exclude=request.user), "query": query}
-    if request.htmx:
+    # The header itself, not request.htmx: without django-htmx's middleware (chatter.E015)
+    # the search still answers instead of failing with an AttributeError.
+    if request.headers.get("HX-Request") == "true":
         return render(request, "chatter/_user_results.html", context)
     return render(request, "chatter/index.html", _base_context(request, **context))
 

@@ -7,10 +7,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import chatter
+
 project = "Chatter"
 author = "The Chatter developers"
 copyright = "2026, the Chatter developers"
-release = "0.1.0"
+release = chatter.__version__
+version = ".".join(release.split(".")[:2])
 extensions: list[str] = []
 exclude_patterns = ["_build"]
 html_theme = "alabaster"

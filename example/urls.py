@@ -10,7 +10,7 @@ from demo import views
 urlpatterns = [
     path("", RedirectView.as_view(url="/chat/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(template_name="demo/login.html"), name="login"),
+    path("login/", views.DemoLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("users/", views.user_list, name="user_list"),
     path("users/<str:username>/", views.profile, name="profile"),

@@ -128,7 +128,7 @@ def test_no_asgi_application() -> None:
 # -- CHATTER_* settings ------------------------------------------------------------------
 
 VALID = {
-    "CHATTER_BASE_TEMPLATE": ["chatter/base.html", "chatter/_message.html"],
+    "CHATTER_BASE_TEMPLATE": ["chatter/base.html", "demo/base.html"],
     "CHATTER_MESSAGE_MAX_LENGTH": [1, 4000, 10_000],
     "CHATTER_PAGE_SIZE": [1, 50, 500],
     "CHATTER_USER_SEARCH_LIMIT": [1, 25],
@@ -275,3 +275,137 @@ def test_postgresql_connections_kept(engine: str, max_age: int | None, warned: b
 
 def test_the_test_database_passes_the_connection_check() -> None:
     assert checks.check_database() == []
+
+
+# -- middleware ----------------------------------------------------------------------------
+
+
+def test_htmx_middleware_missing() -> None:
+    middleware = [m for m in settings.MIDDLEWARE if "htmx" not in m]
+    with override_settings(MIDDLEWARE=middleware):
+        messages = checks.check_middleware()
+        assert ids(all_chatter_messages()) == ["chatter.E015"]
+    assert ids(messages) == ["chatter.E015"]
+    assert messages[0].level == django_checks.ERROR
+    assert checks.MIDDLEWARE_SNIPPET in messages[0].hint
+
+
+def test_htmx_middleware_subclass_counts() -> None:
+    middleware = [
+        "tests.test_checks.MyHtmxMiddleware" if "htmx" in m else m for m in settings.MIDDLEWARE
+    ]
+    with override_settings(MIDDLEWARE=middleware):
+        assert checks.check_middleware() == []
+
+
+def test_broken_middleware_entries_are_left_to_django() -> None:
+    middleware = [m for m in settings.MIDDLEWARE if "htmx" not in m] + ["no.such.Middleware"]
+    with override_settings(MIDDLEWARE=middleware):
+        assert ids(checks.check_middleware()) == ["chatter.E015"]
+
+
+def _subclass() -> type:
+    from django_htmx.middleware import HtmxMiddleware
+
+    return type("MyHtmxMiddleware", (HtmxMiddleware,), {})
+
+
+MyHtmxMiddleware = _subclass()
+
+
+def test_user_search_works_without_the_htmx_middleware(
+    alice_client: Any, user_factory: Any
+) -> None:
+    from django.urls import reverse
+
+    user_factory("bobby")
+    middleware = [m for m in settings.MIDDLEWARE if "htmx" not in m]
+    url = reverse("chatter:user_search") + "?q=bob"
+    with override_settings(MIDDLEWARE=middleware):
+        partial = alice_client.get(url, headers={"HX-Request": "true"})
+        page = alice_client.get(url)
+    assert partial.status_code == 200 and "bobby" in partial.content.decode()
+    assert "<html" not in partial.content.decode()
+    assert page.status_code == 200 and "<html" in page.content.decode()
+
+
+# -- the base template's content block ---------------------------------------------------
+
+
+def _with_templates(tmp_path: Any, **files: str) -> Any:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return override_settings(TEMPLATES=[{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}])
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"site.html": "<main>{% block main %}{% endblock %}</main>"},
+        {"site.html": "{% if x %}{% block main %}{% endblock %}{% endif %}"},
+        # The child defines content, but the parent never shows it.
+        {
+            "root.html": "{% block body %}{% endblock %}",
+            "site.html": '{% extends "root.html" %}{% block content %}x{% endblock %}',
+        },
+        # content inside a block the child replaces without {{ block.super }}.
+        {
+            "root.html": "{% block body %}{% block content %}{% endblock %}{% endblock %}",
+            "site.html": '{% extends "root.html" %}{% block body %}nav{% endblock %}',
+        },
+    ],
+)
+def test_base_template_without_a_content_block(tmp_path: Any, files: dict[str, str]) -> None:
+    with _with_templates(tmp_path, **files), override_settings(CHATTER_BASE_TEMPLATE="site.html"):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E016"]
+    assert messages[0].level == django_checks.ERROR
+    assert "'site.html'" in messages[0].msg and "{% block content %}" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"site.html": "<main>{% block content %}{% endblock %}</main>"},
+        {"site.html": "{% if user %}{% block content %}{% endblock %}{% endif %}"},
+        {
+            "root.html": "<body>{% block body %}{% endblock %}</body>",
+            "site.html": '{% extends "root.html" %}'
+            "{% block body %}<nav></nav>{% block content %}{% endblock %}{% endblock %}",
+        },
+        {
+            "root.html": "{% block body %}{% block content %}{% endblock %}{% endblock %}",
+            "site.html": '{% extends "root.html" %}{% block body %}nav{{ block.super }}'
+            "{% endblock %}",
+        },
+        # Unknowable without rendering: no error.
+        {"site.html": "{% extends parent %}"},
+        {"site.html": '{% extends "nowhere.html" %}'},
+    ],
+)
+def test_base_template_with_a_content_block(tmp_path: Any, files: dict[str, str]) -> None:
+    with _with_templates(tmp_path, **files), override_settings(CHATTER_BASE_TEMPLATE="site.html"):
+        assert checks.check_settings() == []
+
+
+def test_the_shipped_and_the_demo_base_templates_render_content() -> None:
+    from chatter.template_blocks import rendered_blocks
+
+    assert {"title", "content"} <= (rendered_blocks("chatter/base.html") or set())
+    assert "content" in (rendered_blocks("demo/base.html") or set())
+
+
+def test_hints_carry_the_snippets() -> None:
+    with override_settings():
+        del settings.CHANNEL_LAYERS
+        hint = checks.check_channels()[0].hint
+    assert checks.IN_MEMORY_SNIPPET in hint and checks.REDIS_SNIPPET in hint
+    database = {"ENGINE": "django.db.backends.postgresql", "NAME": "x", "CONN_MAX_AGE": 0}
+    assert checks.CONN_MAX_AGE_SNIPPET in checks._check_connections(database)[0].hint
+
+
+def test_the_redis_snippet_of_the_hints_passes_the_redis_checks() -> None:
+    namespace: dict[str, Any] = {}
+    exec(checks.REDIS_SNIPPET, namespace)  # noqa: S102 - our own constant
+    with override_settings(CHANNEL_LAYERS=namespace["CHANNEL_LAYERS"], DEBUG=False):
+        assert checks.check_channels() == []

@@ -274,9 +274,17 @@ def test_utilities_page_create_room_example(rf: Any) -> None:
 
 
 def test_multitenancy_page_examples_run() -> None:
+    """In this process, what runs outside a tenant project (tests/test_quickstart.py and
+    tests/test_snippets.py run every block of the page in a real one)."""
     blocks = python_blocks("multitenancy.rst")
-    assert blocks
-    namespaces = [run_block(block) for block in blocks]
-    assert isinstance(namespaces[1]["application"], ProtocolTypeRouter)
-    assert "chatter" in namespaces[0]["TENANT_APPS"]
-    assert namespaces[-1]["BadgeConsumer"].__name__ == "BadgeConsumer"
+    models, settings_block, urls_public, shell, consumer = blocks
+    assert "class Client(TenantMixin)" in models
+    namespace: dict[str, Any] = {"DATABASES": {"default": {}}, "MIDDLEWARE": ["x"]}
+    exec(compile(settings_block, "<docs/multitenancy.rst>", "exec"), namespace)  # noqa: S102
+    assert "chatter" in namespace["TENANT_APPS"]
+    assert "chatter" not in namespace["SHARED_APPS"]
+    assert namespace["MIDDLEWARE"][0] == "django_tenants.middleware.main.TenantMainMiddleware"
+    assert namespace["PUBLIC_SCHEMA_URLCONF"] == "mysite.urls_public"
+    assert run_block(urls_public)["urlpatterns"]
+    compile(shell, "<docs/multitenancy.rst>", "exec")
+    assert run_block(consumer)["BadgeConsumer"].__name__ == "BadgeConsumer"

@@ -52,6 +52,8 @@ class ChatterCommand(BaseCommand):
         if tenancy.tenant_for_schema(schema_name) is None:
             raise CommandError(f"Unknown schema: {schema_name}")
         with tenancy.schema(schema_name):
+            if not _has_chatter_tables():
+                raise CommandError(_no_tables_message(schema_name))
             return self.run(*args, **options)
 
     def run(self, *args: Any, **options: Any) -> str | None:
@@ -61,6 +63,19 @@ class ChatterCommand(BaseCommand):
 
 def _has_chatter_tables() -> bool:
     return Room._meta.db_table in connection.introspection.table_names()
+
+
+def _no_tables_message(schema_name: str) -> str:
+    """Why a tenant's schema without Chatter's tables cannot be used, and what to do."""
+    if schema_name == tenancy.get_public_schema_name():
+        return (
+            f"{schema_name!r} is the public schema: Chatter's tables are only in the tenants' "
+            "schemas. Pass --schema with a tenant's schema."
+        )
+    return (
+        f"Chatter's tables are not in the schema {schema_name!r}: migrate it with "
+        f"manage.py migrate_schemas --schema {schema_name}."
+    )
 
 
 def get_users(usernames: list[str]) -> list[Any]:

@@ -130,6 +130,37 @@ def test_the_public_schema_is_no_tenant(tenants: Any) -> None:
         run("chatter_rooms", "--schema", "public")
 
 
+@pytest.mark.parametrize("command", ["chatter_rooms", "chatter_create_room alice bob"])
+def test_the_public_schema_with_a_tenant_row_is_a_clear_error(
+    tenants: Any, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A public tenant row (django-tenants' docs make one): exit status 1, no traceback."""
+    from customers.models import Client
+
+    with schema_context("public"):
+        public = Client(schema_name="public", name="Public")
+        public.save(verbosity=0)  # the schema exists: nothing is created or migrated
+    try:
+        before = counts("alpha"), counts("beta")
+        name, *args = command.split()
+        with pytest.raises(SystemExit) as info:
+            load_command_class("chatter", name).run_from_argv(
+                ["manage.py", name, *args, "--schema", "public"]
+            )
+        assert info.value.code == 1
+        err = capsys.readouterr().err
+        assert err.endswith(
+            "\nCommandError: 'public' is the public schema: Chatter's tables are only in the "
+            "tenants' schemas. Pass --schema with a tenant's schema.\n"
+        ), err
+        assert "Traceback" not in err
+        assert (counts("alpha"), counts("beta")) == before
+    finally:
+        with schema_context("public"):
+            # A queryset delete: the model's delete() could drop the schema.
+            Client.objects.filter(pk=public.pk).delete()
+
+
 def test_schema_without_django_tenants(tenants: Any, settings: Any) -> None:
     settings.TENANT_MODEL = None
     assert not tenancy.is_multitenant()

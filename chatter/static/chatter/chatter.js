@@ -495,3 +495,28 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+
+/* ---------------------------------------------------------------------------------------
+ * The "scripts did not load" notice, #chatter-assets-missing (chatter/_assets.html).
+ * The page is rendered with the notice visible; this block removes it once htmx and its
+ * websocket extension (which defines htmx.createWebSocket) have run. If this file, htmx
+ * or the extension did not load, the notice stays: no silent dead page. A block of its
+ * own, independent of the code above.
+ * ------------------------------------------------------------------------------------- */
+(function () {
+  "use strict";
+
+  function scriptsLoaded() {
+    var htmx = window.htmx;
+    return !!htmx && typeof htmx.createWebSocket === "function";
+  }
+
+  function dismissNotice() {
+    if (!scriptsLoaded()) return;
+    var notices = document.querySelectorAll(".chatter-assets-missing");
+    for (var i = 0; i < notices.length; i++) notices[i].remove();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", dismissNotice);
+  else dismissNotice();
+})();
