@@ -107,6 +107,13 @@ def create_room(users: Iterable[AbstractBaseUser], name: str = "") -> uuid.UUID:
     return get_or_create_room(users, name)[0]
 
 
+def find_room(users: Iterable[AbstractBaseUser]) -> uuid.UUID | None:
+    """The id of the room whose members are exactly ``users``, or None: creates nothing."""
+    members = _validate_users(users)
+    key = _members_key(user.pk for user in members)
+    return Room.objects.filter(members_key=key).values_list("id", flat=True).first()
+
+
 def get_or_create_room(users: Iterable[AbstractBaseUser], name: str = "") -> tuple[uuid.UUID, bool]:
     """:func:`create_room`, also telling whether this call created the room."""
     members = _validate_users(users)

@@ -131,12 +131,6 @@ def _user_or_404(username: str) -> Any:
     return get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
 
 
-def _existing_room_id(users: list[Any]) -> uuid.UUID | None:
-    """The room ``create_room(users)`` would return, without creating one; else None."""
-    key = rooms._members_key({user.pk for user in users})
-    return Room.objects.filter(members_key=key).values_list("id", flat=True).first()
-
-
 @refuse_unstorable_text
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -151,7 +145,7 @@ def chat_with(request: HttpRequest, username: str) -> HttpResponse:
     people = [request.user, other]
     if request.method == "POST":
         return redirect("chatter:chatroom", room_id=rooms.create_room(people))
-    room_id = _existing_room_id(people)
+    room_id = rooms.find_room(people)
     if room_id is not None:
         return redirect("chatter:chatroom", room_id=room_id)
     context = _base_context(

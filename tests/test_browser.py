@@ -180,7 +180,7 @@ def test_message_from_profile_reaches_the_other_page_live(site, pages):
 
     alice = pages("alice")
     alice.goto("/users/bob/")
-    alice.get_by_role("link", name=re.compile(r"^Message")).click()
+    alice.get_by_role("button", name=re.compile(r"^Message")).click()
     alice.wait_for_url(f"**/chat/{room}/")
     expect_connected(alice)
 

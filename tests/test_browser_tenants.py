@@ -93,7 +93,7 @@ def message(page: Any, text: str) -> Any:
 def message_bob(page: Any) -> str:
     """From bob's profile, click "Message"; return the room id the button led to."""
     page.goto("/users/bob/")
-    page.get_by_role("link", name=re.compile(r"^Message")).click()
+    page.get_by_role("button", name=re.compile(r"^Message")).click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
     expect_connected(page)
     return page.locator("#chatter-room").get_attribute("data-room")
