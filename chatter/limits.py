@@ -238,6 +238,11 @@ def _cache_hit(key: str, limit: Limit) -> int:
 _local_sockets: dict[str, dict[str, float]] = {}
 
 
+def _now() -> float:
+    """Wall-clock seconds (shared by processes of one host; tests move it)."""
+    return time.time()
+
+
 def socket_lifetime() -> float:
     """Seconds a socket counts as open without a refresh (its pings refresh it)."""
     return float(conf.get("CHATTER_PRESENCE_TIMEOUT"))
@@ -247,7 +252,7 @@ async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
     """Register an open socket of a user; False if they already have the most allowed."""
     cap = conf.get("CHATTER_MAX_SOCKETS_PER_USER")
     key = _key("sockets", schema_name, user_id)
-    now = time.time()
+    now = _now()
     expires = now + socket_lifetime()
     host = redis_host()
     if host is not None:
@@ -267,7 +272,7 @@ async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
 async def refresh_socket(user_id: Any, schema_name: str, socket_id: str) -> None:
     """Keep a socket counted (its entry expires ``socket_lifetime()`` after this)."""
     key = _key("sockets", schema_name, user_id)
-    expires = time.time() + socket_lifetime()
+    expires = _now() + socket_lifetime()
     host = redis_host()
     if host is not None:
         client = _async_redis(host)

@@ -211,6 +211,7 @@ def room_item(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     return render(request, "chatter/_room_item.html", {"summary": summary, "active": False})
 
 
+@refuse_unstorable_text
 @login_required
 @require_GET
 def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:

@@ -120,6 +120,7 @@ ROUTES = [
     "/chat/with/{segment}/",
     "/chat/{room_segment}/",
     "/chat/{room_segment}/history/",
+    "/chat/{room_segment}/item/",
     "/chat/{room_segment}/send/",
     "/chat/{segment}",  # no route: the resolver's 404
 ]

@@ -41,6 +41,7 @@ def _urls(room_id: uuid.UUID) -> list[tuple[str, str]]:
         ("post", reverse("chatter:chat_with", args=["bob"])),
         ("get", reverse("chatter:chatroom", args=[room_id])),
         ("get", reverse("chatter:history", args=[room_id]) + "?before=5"),
+        ("get", reverse("chatter:room_item", args=[room_id])),
         ("post", reverse("chatter:send", args=[room_id])),
     ]
 
@@ -497,3 +498,15 @@ def test_text_the_database_can_store_is_served(alice_client: Any, alice: Any, bo
     response = alice_client.post(f"/chat/{room.id}/send/", {"text": "h\u00e9\U0001f600 \ufffd"})
     assert response.status_code == 302
     assert Message.objects.get().text == "h\u00e9\U0001f600 \ufffd"
+
+
+def test_room_item_is_the_requesters_own_entry(alice_client: Any, alice: Any, bob: Any) -> None:
+    """What a page fetches for a room it does not list yet: the entry as alice sees it."""
+    room = _room(alice, bob)
+    rooms.send_message(room, bob, "hey alice")
+    response = alice_client.get(reverse("chatter:room_item", args=[room.id]))
+    html = response.content.decode()
+    assert html.startswith(f'<li id="chatter-room-{room.id.hex}"')
+    assert 'data-seq="1" data-read-seq="0"' in html
+    assert '<span class="chatter-room-title">bob</span>' in html and "hey alice" in html
+    assert re.search(r'class="chatter-badge"><span class="chatter-badge-count">1<', html)

@@ -1,0 +1,144 @@
+"""Limits per user (shared through Redis, or the cache) and per socket."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from chatter import limits
+from tests import servers
+
+REDIS_LAYER = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": servers.REDIS_URL, "socket_timeout": 30}]},
+    }
+}
+
+
+@pytest.fixture
+def user_id() -> str:
+    """A user id no other test run uses (the shared Redis outlives the test)."""
+    return f"t{uuid.uuid4().hex}"
+
+
+def test_window_counts_per_window() -> None:
+    window = limits.Window(limits.Limit(2, 10))
+    assert window.hit(100.0) and window.hit(101.0)
+    assert not window.hit(102.0)
+    assert window.retry_after(102.0) == pytest.approx(8.0)
+    assert window.hit(110.0)  # a new window
+
+
+def test_window_off() -> None:
+    window = limits.Window(limits.Limit(0, 10))
+    assert all(window.hit(float(i)) for i in range(100))
+
+
+def test_frame_limit_reads_settings(settings: Any) -> None:
+    settings.CHATTER_FRAME_LIMITS = {"read": (3, 2.5)}
+    assert limits.frame_limit("read") == limits.Limit(3, 2.5)
+    assert limits.frame_limit("ping") == limits.Limit(60, 60)  # the default stays
+    settings.CHATTER_RATE_LIMIT_MESSAGES, settings.CHATTER_RATE_LIMIT_SECONDS = 7, 3
+    assert limits.frame_limit("send") == limits.Limit(7, 3)
+
+
+def test_redis_host_from_the_channel_layer(settings: Any) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert limits.redis_host() is None
+    settings.CHANNEL_LAYERS = REDIS_LAYER
+    assert limits.redis_host() == {"address": servers.REDIS_URL, "socket_timeout": 30}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [("10.0.0.1", 6380), "redis://other"]},
+        }
+    }
+    assert limits.redis_host() == {"host": "10.0.0.1", "port": 6380}
+    sentinel = {"sentinels": [("s1", 26379)], "master_name": "main", "db": 2}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [sentinel]},
+        }
+    }
+    assert limits._pool_kwargs(limits.redis_host() or {})[0] == "sentinel"
+
+
+def test_cache_counter_without_redis(settings: Any, user_id: str) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHATTER_RATE_LIMIT_MESSAGES, settings.CHATTER_RATE_LIMIT_SECONDS = 3, 60
+    cache.clear()
+    assert [limits.hit("send", user_id, "") for _ in range(4)] == [True, True, True, False]
+    assert limits.hit("send", user_id, "other_tenant")  # another tenant's budget
+
+
+@pytest.mark.redis
+def test_redis_counter_is_shared(settings: Any, user_id: str) -> None:
+    """Two "processes" (a sync and an async client) count against one budget."""
+    settings.CHANNEL_LAYERS = REDIS_LAYER
+    settings.CHATTER_FRAME_LIMITS = {"read": (3, 60)}
+    assert limits.hit("read", user_id, "")
+    assert asyncio.run(limits.ahit("read", user_id, ""))
+    assert limits.hit("read", user_id, "")
+    assert not asyncio.run(limits.ahit("read", user_id, ""))
+    assert limits.hit("read", user_id, "alpha")
+
+
+async def _open_many(user_id: str, count: int) -> list[bool]:
+    return [await limits.open_socket(user_id, "", f"s{i}") for i in range(count)]
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("redis", marks=pytest.mark.redis)])
+def test_socket_cap(settings: Any, user_id: str, backend: str) -> None:
+    if backend == "redis":
+        settings.CHANNEL_LAYERS = REDIS_LAYER
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHATTER_MAX_SOCKETS_PER_USER = 3
+
+    async def scenario() -> None:
+        assert await _open_many(user_id, 4) == [True, True, True, False]
+        await limits.close_socket(user_id, "", "s1")
+        assert await limits.open_socket(user_id, "", "s9")
+        assert not await limits.open_socket(user_id, "", "s10")
+        await limits.refresh_socket(user_id, "", "s0")
+        assert await limits.open_socket(user_id, "beta", "s0")  # another tenant
+        for name in ("s0", "s2", "s9"):
+            await limits.close_socket(user_id, "", name)
+        assert await limits.open_socket(user_id, "", "s11")
+        await limits.close_socket(user_id, "", "s11")
+        await limits.close_socket(user_id, "beta", "s0")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("redis", marks=pytest.mark.redis)])
+def test_sockets_of_a_dead_process_expire(
+    settings: Any, user_id: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that died without closing its sockets does not lock its users out."""
+    if backend == "redis":
+        settings.CHANNEL_LAYERS = REDIS_LAYER
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHATTER_MAX_SOCKETS_PER_USER = 1
+    settings.CHATTER_PRESENCE_TIMEOUT = 10
+
+    async def scenario() -> None:
+        assert await limits.open_socket(user_id, "", "old")
+        assert not await limits.open_socket(user_id, "", "new")
+
+    asyncio.run(scenario())
+    later_now = limits._now() + 11  # the old socket was never refreshed: it lapsed
+    monkeypatch.setattr(limits, "_now", lambda: later_now)
+
+    async def later() -> None:
+        assert await limits.open_socket(user_id, "", "new")
+        await limits.close_socket(user_id, "", "new")
+
+    asyncio.run(later())
