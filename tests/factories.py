@@ -35,3 +35,27 @@ def summary(room: Any, user: Any) -> Any:
     from chatter import rooms
 
     return next(s for s in rooms.rooms_for(user) if s.room.pk == room.pk)
+
+
+def crowd(prefix: str, count: int) -> list[Any]:
+    """``count`` saved users named ``<prefix>000``…, made in one bulk insert."""
+    user_model = get_user_model()
+    user_model.objects.bulk_create(
+        user_model(username=f"{prefix}{i:03d}", password="!") for i in range(count)
+    )
+    return list(user_model.objects.filter(username__startswith=prefix).order_by("username"))
+
+
+def session_cookie(user: Any) -> str:
+    """A ``Cookie`` header value of a new logged-in session of ``user`` (no login view)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
