@@ -87,7 +87,7 @@ class Plan:
             "S3": 85,
             "S4": 100,
             "S5": 45,
-            "S6": 100,
+            "S6": 110,
         }
     )
     deadline: float = 570  # the whole run, setup included
@@ -231,6 +231,7 @@ class Bench:
     ) -> dict[str, Any]:
         tag = f"{scenario}-{system.name}-{label}".replace("/", "")
         began = time.monotonic()
+        load = float(Path("/proc/loadavg").read_text().split()[0])
         self.redis.flush()
         daphnes = self.start_servers(system, servers_count, tag)
         result: dict[str, Any] = {
@@ -239,6 +240,7 @@ class Bench:
             "step": label,
             "offered": offered,
             "servers": servers_count,
+            "loadavg_1min": load,  # the machine is shared: what else ran
         }
         try:
             spec.update(
@@ -246,6 +248,7 @@ class Bench:
                 servers=[{"port": d.port, "pid": d.pid} for d in daphnes],
                 stats=system.protocol == "chatter",
                 redis_pid=self.redis.pid,
+                database=self.database if system.protocol == "chatter" else "",
                 seed=hash(tag) & 0xFFFF,
             )
             spec.setdefault("drain", self.plan.drain)
@@ -294,9 +297,15 @@ class Bench:
     # -- budgets -------------------------------------------------------------------------
 
     def fits(self, scenario: str, system: str, estimate: float) -> bool:
+        """Whether a step of ``estimate`` seconds fits ``system``'s share of the scenario's
+        budget: what the systems before it left, weighted among it and those after it."""
+        order = self.systems_for(scenario)
+        before, after = order[: order.index(system)], order[order.index(system) :]
+        left = self.plan.budgets[scenario] - sum(
+            self.scenario_spent.get((scenario, s), 0.0) for s in before
+        )
+        share = left * WEIGHT.get(system, 1.0) / sum(WEIGHT.get(s, 1.0) for s in after)
         spent = self.scenario_spent.get((scenario, system), 0.0)
-        weights = {s: WEIGHT.get(s, 1.0) for s in self.systems_for(scenario)}
-        share = self.plan.budgets[scenario] * weights[system] / sum(weights.values())
         return spent + estimate <= share and self.elapsed() + estimate <= self.plan.deadline
 
     def systems_for(self, scenario: str) -> list[str]:
@@ -494,6 +503,7 @@ class Bench:
             "s2_highest_clean": best,
             "systems": {k: SYSTEMS[k].label for k in self.systems},
             "machine": machine(),
+            "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
             "plan": {k: v for k, v in vars(self.plan).items() if k != "budgets"},
             "budgets": self.plan.budgets,
             "steps": self.steps,

@@ -43,12 +43,21 @@ from websockets.exceptions import ConnectionClosed
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib
 
-from bench.procs import cpu_seconds, raise_fd_limit, rss_kib
+from bench.procs import (
+    LOADGEN_CORE,
+    SERVER_CORE,
+    backend_cpu,
+    core_busy_seconds,
+    cpu_seconds,
+    raise_fd_limit,
+    rss_kib,
+)
 
 RETRY_CODES = {1006, 1011, 1012, 1013}  # what the htmx ws extension reconnects after
 PING_INTERVAL = 20.0
 READ_INTERVAL = 1.0
 QUIET = 0.5  # settled: no frame for this long
+FOREIGN_LIMIT = 0.2  # share of the server core other processes may take before a step is flagged
 MARK = re.compile(r"bm:(\d+):(\d+):(\d+)")
 SEQ = re.compile(r'id="chatter-msg-(\d+)"')
 FIRST_ID = re.compile(r'id="([^"]+)"')
@@ -360,6 +369,9 @@ class Generator:
             "loadgen_cpu": own_cpu(),
             "rss_kib": sum(rss_kib(s["pid"]) for s in self.servers),
             "statements": statements,
+            "server_core_busy": core_busy_seconds(SERVER_CORE),
+            "loadgen_core_busy": core_busy_seconds(LOADGEN_CORE),
+            "postgres_cpu": backend_cpu(self.spec["database"]) if self.spec.get("database") else {},
         }
 
     # -- phases --------------------------------------------------------------------------
@@ -451,6 +463,16 @@ class Generator:
             behind.append(f"send lag p99 {lag99 * 1000:.0f} ms")
         server_cpu = end["server_cpu"] - start["server_cpu"]
         redis_cpu = end["redis_cpu"] - start["redis_cpu"]
+        postgres_cpu = sum(
+            cpu - start["postgres_cpu"].get(pid, 0.0) for pid, cpu in end["postgres_cpu"].items()
+        )
+        # the server's core should run the server (and perhaps its database backends) only:
+        # anything else there is another user of this shared machine
+        window = end["wall"] - start["wall"]
+        busy = end["server_core_busy"] - start["server_core_busy"]
+        foreign = max(0.0, busy - server_cpu - postgres_cpu) / window if window > 0 else 0.0
+        if foreign > FOREIGN_LIMIT:
+            behind.append(f"other processes took {foreign:.0%} of the server core")
         statements = Counter(end["statements"])
         statements.subtract(start["statements"])
         sent = sum(self.offered.values())
@@ -469,6 +491,12 @@ class Generator:
             "server_cpu_s": server_cpu,
             "cpu_per_1000": server_cpu / deliveries * 1000 if deliveries else None,
             "redis_cpu_per_1000": redis_cpu / deliveries * 1000 if deliveries else None,
+            "postgres_cpu_per_1000": (
+                postgres_cpu / deliveries * 1000
+                if deliveries and self.spec.get("database")
+                else None
+            ),
+            "server_core_foreign_share": foreign,
             "statements": total_statements,
             "statements_per_message": (
                 total_statements / sent if total_statements is not None and sent else None

@@ -52,6 +52,32 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def core_busy_seconds(core: str) -> float:
+    """Time core ``core`` ran anything (user, nice, system, irq, softirq, steal): /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{core} "):
+            ticks = [int(x) for x in line.split()[1:9]]
+            user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
+            return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+    return 0.0
+
+
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving ``database`` (named in its title)."""
+    needle = f" {database} ".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and needle in title:
+            found[int(entry.name)] = cpu_seconds(int(entry.name))
+    return found
+
+
 def wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -52,7 +52,8 @@ def status(step: dict) -> str:
     if step.get("error"):
         return f"error: {step['error'][:80]}"
     if step.get("behind"):
-        return f"FLAGGED, not counted: load generator behind ({step['behind']})"
+        retried = ", run again" if step.get("retried") else ""
+        return f"FLAGGED, not counted ({step['behind']}){retried}"
     notes = []
     if step["scenario"] in ("S2", "S4"):
         notes.append("clean" if step.get("clean") else "not clean")
@@ -209,6 +210,7 @@ DELIVERY_HEADER = [
     "p50 / p99 / max ms",
     "CPU s / 1k deliveries",
     "Redis CPU s / 1k",
+    "PostgreSQL CPU s / 1k",
     "KiB / socket",
     "stmts / msg",
     "status",
@@ -217,7 +219,7 @@ DELIVERY_HEADER = [
 
 def delivery_row(s: dict) -> list[str]:
     if s.get("skipped") or s.get("error"):
-        return [s["system"], s["step"], *["-"] * 8, status(s)]
+        return [s["system"], s["step"], *["-"] * 9, status(s)]
     return [
         s["system"],
         s["step"],
@@ -227,6 +229,7 @@ def delivery_row(s: dict) -> list[str]:
         f"{num(s.get('p50_ms'))} / {num(s.get('p99_ms'))} / {num(s.get('max_ms'))}",
         num(s.get("cpu_per_1000"), ".3f"),
         num(s.get("redis_cpu_per_1000"), ".3f"),
+        num(s.get("postgres_cpu_per_1000"), ".3f"),
         num(s.get("kib_per_socket")) if (s.get("sockets") or 0) >= 100 else "-",
         num(s.get("statements_per_message"), ".1f"),
         status(s),
@@ -239,7 +242,8 @@ def markdown(summary: dict, plot_name: str) -> str:
     lines = [
         f"# Chatter benchmark, {summary['date']}" + (" (quick)" if summary["quick"] else ""),
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores; load average at start {' '.join(m['loadavg'])}"
+        f"Machine: {m['cpu']}, {m['cores']} cores; load average {' '.join(m['loadavg'])} at the"
+        f" start, {' '.join(summary.get('loadavg_end', []))} at the end"
         " (the machine is shared: other work adds noise, so read ratios and counts of one run,"
         " not absolute times).",
         f"Python {v['python']}, Django {v['django']}, channels {v['channels']}, channels-redis "
@@ -380,8 +384,11 @@ def markdown(summary: dict, plot_name: str) -> str:
         "- *stmts / msg*: SQL statements the server ran in the measured phase (counted by "
         "`bench/statements.py`) per sent message; S6 uses hidden tabs (no `read`), so its count "
         "is the send path's.",
-        "- A step is FLAGGED and not counted when the load generator fell behind: its own CPU "
-        "above 90% or its send schedule late by more than 100 ms at p99.",
+        "- A step is FLAGGED and not counted (and run once more if the budget allows) when the "
+        "load generator fell behind (its own CPU above 90%, or its send schedule late by more "
+        "than 100 ms at p99) or when other processes of this shared machine took more than 20% "
+        "of the server core (core 0's busy time from /proc/stat minus the server's and its "
+        "PostgreSQL backends').",
         "- S2 stops for a system after two counted steps that are not clean; steps that would "
         "overrun the scenario's time budget are skipped and listed.",
         "",
