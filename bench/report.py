@@ -122,21 +122,27 @@ def targets(summary: dict, system: str = "a") -> list[dict[str, str]]:
         None if cpu is None else cpu <= 0.15,
     )
     sizes = by_size(summary, system)
+    lossy = [
+        f"room of {size} delivered {pct(sizes[size])}"
+        for size in (2, 10, 200)
+        if size in sizes and sizes[size].get("delivered") != sizes[size].get("expected")
+    ]
+    lost = f" ({'; '.join(lossy)})" if lossy else ""
     c10 = sizes.get(10, {}).get("cpu_per_1000")
     c200 = sizes.get(200, {}).get("cpu_per_1000")
     add(
         "S6 CPU per 1,000 deliveries, room of 200 vs 10",
-        "200 <= 10",
-        f"{num(c200, '.3f')} s vs {num(c10, '.3f')} s",
-        None if c10 is None or c200 is None else c200 <= c10,
+        "200 <= 10, nothing lost",
+        f"{num(c200, '.3f')} s vs {num(c10, '.3f')} s{lost}",
+        None if c10 is None or c200 is None else c200 <= c10 and not lossy,
     )
     q2 = sizes.get(2, {}).get("statements_per_message")
     q200 = sizes.get(200, {}).get("statements_per_message")
     add(
         "S6 statements per sent message, room of 2 vs 200",
         "equal",
-        f"{num(q2, '.1f')} vs {num(q200, '.1f')}",
-        None if q2 is None or q200 is None else round(q2, 1) == round(q200, 1),
+        f"{num(q2, '.1f')} vs {num(q200, '.1f')}{lost}",
+        None if q2 is None or q200 is None else round(q2, 1) == round(q200, 1) and not lossy,
     )
     storm = counted(steps(summary, "S5", system))
     ran = [s for s in steps(summary, "S5", system) if not s.get("skipped")]
@@ -447,11 +453,17 @@ def plot(summary: dict, path: Path) -> None:
 # -- the docs' table -------------------------------------------------------------------------
 
 
+def rst_cell(value: object) -> str:
+    """A list-table cell: a leading "-" would start a bullet list, "*" emphasis."""
+    text = str(value).replace("*", "\\*")
+    return "\\" + text if text.startswith("-") else text or "\\ "
+
+
 def rst_list_table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = [".. list-table::", "   :header-rows: 1", ""]
     for row in [header, *rows]:
-        out.append("   * - " + (row[0] or "\\ "))
-        out += ["     - " + (str(c).replace("*", "\\*") or "\\ ") for c in row[1:]]
+        out.append("   * - " + rst_cell(row[0]))
+        out += ["     - " + rst_cell(c) for c in row[1:]]
     return [*out, ""]
 
 
