@@ -230,7 +230,11 @@ class Bench:
         servers_count: int = 1,
         offered: float | None = None,
     ) -> dict[str, Any]:
-        tag = f"{scenario}-{system.name}-{label}".replace("/", "")
+        base = f"{scenario}-{system.name}-{label}".replace("/", "").replace(" ", "")
+        tag, attempt = base, 1
+        while (self.logs / f"{tag}.json").exists():  # a step run again gets logs of its own
+            attempt += 1
+            tag = f"{base}-{attempt}"
         began = time.monotonic()
         load = float(Path("/proc/loadavg").read_text().split()[0])
         self.redis.flush()

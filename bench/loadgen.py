@@ -114,6 +114,8 @@ class Client:
         self.duplicates = 0
         self.out_of_order = 0
         self.frames: Counter[str] = Counter()
+        self.first_how: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.opens = 0
         # chatter.js state
         self.seqs: set[int] = set()
         self.contiguous = 0
@@ -146,6 +148,7 @@ class Client:
             max_queue=1024,
             open_timeout=self.gen.open_timeout,
         )
+        self.opens += 1
         if not self.opened_once:
             self.handshake = now() - started
             self.opened_once = True
@@ -237,7 +240,7 @@ class Client:
         if not gen.chatter:
             self.frames["message"] += 1
             for found in MARK.finditer(frame):
-                self.on_message(int(found[1]), int(found[2]), int(found[3]), at)
+                self.on_message(int(found[1]), int(found[2]), int(found[3]), at, (0, 1, 0))
             return
         if "chatter-msg-" not in frame:
             kind = frame_kind(frame)
@@ -248,13 +251,16 @@ class Client:
         self.frames["message"] += 1
         if self.reopened_at is not None:
             self.frames_after["message"] += 1
-        for chunk in frame.split("<article")[1:]:
+        chunks = frame.split("<article")[1:]
+        for chunk in chunks:
             seq, mark = SEQ.search(chunk), MARK.search(chunk)
+            number = int(seq[1]) if seq else 0
             if seq:
-                self.seqs.add(int(seq[1]))
-                self.highest = max(self.highest, int(seq[1]))
+                self.seqs.add(number)
+                self.highest = max(self.highest, number)
             if mark:
-                self.on_message(int(mark[1]), int(mark[2]), int(mark[3]), at)
+                how = (number, len(chunks), self.opens)
+                self.on_message(int(mark[1]), int(mark[2]), int(mark[3]), at, how)
         while self.contiguous + 1 in self.seqs:
             self.contiguous += 1
         if self.highest > self.contiguous and self.contiguous != self.asked_after:
@@ -262,15 +268,22 @@ class Client:
             self.send_later({"type": "resume", "after": self.contiguous})
         self.mark_read()
 
-    def on_message(self, sender: int, n: int, sent_us: int, at: float) -> None:
+    def on_message(
+        self, sender: int, n: int, sent_us: int, at: float, how: tuple[int, int, int]
+    ) -> None:
+        """Count message ``n`` of ``sender``; ``how`` = (seq, messages in its frame, opens of
+        this socket so far), kept for the first copy to explain duplicates."""
         key = (sender, n)
         self.got[key] += 1
         if self.got[key] > 1:
             self.duplicates += 1
+            self.gen.anomaly("duplicate", self, key, self.first_how.get(key), how)
             return
+        self.first_how[key] = how
         top = self.top_n.get(sender, -1)
         if n < top:
             self.out_of_order += 1
+            self.gen.anomaly("out of order", self, key, self.first_how.get((sender, top)), how)
         else:
             self.top_n[sender] = n
         nxt = self.next_n.get(sender, 0)
@@ -334,8 +347,24 @@ class Generator:
         self.delivered = 0
         self.last_frame = now()
         self.sent_frames: Counter[str] = Counter()
+        self.anomalies: list[dict[str, Any]] = []
         self.storm_sender = self.senders[0]["socket"] if self.senders else -1
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def anomaly(
+        self, kind: str, client: Client, key: tuple[int, int], before: Any, now_: Any
+    ) -> None:
+        """Keep the first few duplicates and reorderings, with how each copy came."""
+        if len(self.anomalies) < 12:
+            self.anomalies.append(
+                {
+                    "kind": kind,
+                    "socket": client.index,
+                    "message": f"{key[0]}:{key[1]}",
+                    "earlier (seq, messages in frame, socket opens)": before,
+                    "this (seq, messages in frame, socket opens)": now_,
+                }
+            )
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -506,6 +535,7 @@ class Generator:
             "send_lag_p99_ms": lag99 * 1000 if lag99 is not None else None,
             "behind": "; ".join(behind),
             "client_frames": dict(self.sent_frames),
+            "anomalies": self.anomalies,
         }
 
     def socket_figures(self, connect_s: float) -> dict[str, Any]:

@@ -385,6 +385,40 @@ def markdown(summary: dict, plot_name: str) -> str:
             and s["scenario"] != "S1"
         ],
     )
+    odd = [(s, x) for s in summary["steps"] for x in s.get("anomalies") or []]
+    if odd:
+        lines += [
+            "## Duplicates and reorderings: the first examples",
+            "",
+            "How each copy came: (sequence, messages in its frame, opens of the socket so far); "
+            "a frame of several messages is a resume or gap answer.",
+            "",
+        ]
+        lines += md_table(
+            [
+                "scenario",
+                "system",
+                "step",
+                "kind",
+                "socket",
+                "message",
+                "earlier copy",
+                "this copy",
+            ],
+            [
+                [
+                    s["scenario"],
+                    s["system"],
+                    s["step"],
+                    x["kind"],
+                    str(x["socket"]),
+                    x["message"],
+                    str(x["earlier (seq, messages in frame, socket opens)"]),
+                    str(x["this (seq, messages in frame, socket opens)"]),
+                ]
+                for s, x in odd[:30]
+            ],
+        )
     lines += [
         "## How to read this",
         "",
