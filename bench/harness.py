@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -591,6 +592,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS), help="where the JSON goes")
     parser.add_argument("--no-report", action="store_true", help="skip the report and plot")
     args = parser.parse_args()
+    missing = [tool for tool in ("redis-server", "taskset") if shutil.which(tool) is None]
+    if missing:
+        parser.error(f"{' and '.join(missing)} not found: install them (DEVELOPERS.md)")
     procs.raise_fd_limit()
     plan = Plan.quick() if args.quick else Plan()
     scenarios = [s.strip().upper() for s in args.only.split(",") if s.strip()] or [
