@@ -15,7 +15,7 @@ export CHATTER_TEST_PG := $(PG_SERVER)
 export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
 export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
-.PHONY: demo demo-tenants test lint unit pg tenants docs bench clean
+.PHONY: demo demo-tenants test lint unit pg tenants docs bench bench-profile bench-latency clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,7 +59,21 @@ docs: $(VENV)/.installed
 
 test: lint unit pg tenants browser docs
 
-bench: $(VENV)/.installed
+# The load harness of issue 8 (bench/README.md): QUICK=1 for a short run, BENCH=S2,S6 for
+# some scenarios, SYSTEMS=a,c for some systems. Needs redis-server and taskset.
+BENCH_ARGS = $(if $(QUICK),--quick) $(if $(BENCH),--only $(BENCH)) $(if $(SYSTEMS),--systems $(SYSTEMS))
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(PY) bench/harness.py $(BENCH_ARGS)
+
+bench-profile: $(VENV)/.bench-installed
+	$(PY) bench/profile.py $(if $(SYSTEMS),--systems $(SYSTEMS))
+
+bench-latency: $(VENV)/.installed
 	$(PY) bench/latency.py
 
 clean:

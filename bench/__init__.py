@@ -1,0 +1,1 @@
+"""Chatter's load harness (``make bench``): see ``bench/README.md``."""
