@@ -42,6 +42,9 @@ TRY_AGAIN_LATER = 1013
 RESUME_LIMIT = 1000
 #: Seconds between two "is typing" frames of one socket.
 TYPING_INTERVAL = 2.0
+#: Seconds between two answers to a resume that asks for messages this socket was sent
+#: already (legitimate only after a hole, e.g. a deleted message: chatter.js asks once).
+RESEND_INTERVAL = 10.0
 #: Frame kinds with a per-user (and per-socket) limit besides "send".
 LIMITED = ("resume", "read", "typing", "ping")
 
@@ -56,6 +59,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     stale = False
     # The last resume answered: (its "after", last_sent after answering it).
     answered: tuple[int, int] | None = None
+    resent_at = -RESEND_INTERVAL
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -351,17 +355,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.write(event["html"])
 
     async def _resume(self, after: int) -> None:
-        """Answer a resume: one page of what came after ``after``, and whether more wait."""
+        """Answer a resume: one page of what came after ``after``, and whether more wait.
+
+        A resume asking for messages this socket was sent already (a page's hole, such as
+        a deleted message) gets one page again, at most once per RESEND_INTERVAL, and moves
+        nothing: alternating "after" values cannot make the server send a room's history
+        over and over.
+        """
         assert self.room is not None
-        if self.last_sent is not None and self.answered == (after, self.last_sent):
-            return  # the same question again, and nothing new since its answer
+        page_size = conf.get("CHATTER_PAGE_SIZE")
+        if self.last_sent is not None and after < self.last_sent:
+            now = time.monotonic()
+            if self.answered == (after, self.last_sent) or now - self.resent_at < RESEND_INTERVAL:
+                return
+            self.resent_at, self.answered = now, (after, self.last_sent)
+            again = await self.db(_missed, self.room, after, self.last_sent, page_size)
+            if again:
+                await self.write(await _render(frames.messages, again, None))
+            return
         last = await self.db(rooms.last_seq, self.room)
         if last - after > RESUME_LIMIT:
             await self._go_stale()
             return
         self.stale = False
         self.last_sent = min(after, last)
-        page_size = conf.get("CHATTER_PAGE_SIZE")
         missed = await self.db(_missed, self.room, self.last_sent, last, page_size + 1)
         more = len(missed) > page_size
         missed = missed[:page_size]

@@ -185,6 +185,13 @@ def _async_redis(host: dict[str, Any]) -> Any:
     return clients[key]
 
 
+def _gate() -> asyncio.Semaphore:
+    """Shared with the channel layer's calls: redis-py refuses past 100 connections."""
+    from chatter.live.hub import gate
+
+    return gate()
+
+
 def _key(kind: str, schema_name: str, user_id: Any) -> str:
     return f"{tenancy.group_prefix(schema_name)}:limit:{kind}:{user_id}"
 
@@ -216,7 +223,8 @@ async def ahit(kind: str, user_id: Any, schema_name: str) -> bool:
     host = redis_host()
     if host is not None:
         client = _async_redis(host)
-        count = int(await client.eval(_HIT, 1, key, int(limit.seconds * 1000)))
+        async with _gate():
+            count = int(await client.eval(_HIT, 1, key, int(limit.seconds * 1000)))
         return count <= limit.count
     return await asyncio.to_thread(_cache_hit, key, limit) <= limit.count
 
@@ -258,7 +266,8 @@ async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
     if host is not None:
         client = _async_redis(host)
         ttl = int(socket_lifetime() * 2000)
-        return bool(await client.eval(_OPEN, 1, key, now, expires, cap, socket_id, ttl))
+        async with _gate():
+            return bool(await client.eval(_OPEN, 1, key, now, expires, cap, socket_id, ttl))
     sockets = _local_sockets.setdefault(key, {})
     for other, until in list(sockets.items()):
         if until < now:
@@ -276,7 +285,8 @@ async def refresh_socket(user_id: Any, schema_name: str, socket_id: str) -> None
     host = redis_host()
     if host is not None:
         client = _async_redis(host)
-        await client.zadd(key, {socket_id: expires}, xx=True)
+        async with _gate():
+            await client.zadd(key, {socket_id: expires}, xx=True)
         return
     sockets = _local_sockets.get(key)
     if sockets is not None and socket_id in sockets:
@@ -288,7 +298,8 @@ async def close_socket(user_id: Any, schema_name: str, socket_id: str) -> None:
     key = _key("sockets", schema_name, user_id)
     host = redis_host()
     if host is not None:
-        await _async_redis(host).zrem(key, socket_id)
+        async with _gate():
+            await _async_redis(host).zrem(key, socket_id)
         return
     sockets = _local_sockets.get(key)
     if sockets is not None:

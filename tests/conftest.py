@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,6 +42,24 @@ def alice_client(client: Any, alice: Any) -> Any:
     """Django's test client, logged in as alice."""
     client.force_login(alice)
     return client
+
+
+@pytest.fixture
+async def live_cleanup() -> Any:
+    """End a consumer test clean: close the loop's hubs and let the database thread idle.
+
+    A socket's last database call (presence on disconnect, a paced "Seen by") may still be
+    running when the test body ends; the test database must not be flushed under it.
+    """
+    yield
+    from channels.db import database_sync_to_async
+
+    from chatter.live.hub import close_hubs
+
+    await asyncio.wait_for(close_hubs(), 30)
+    for _ in range(3):
+        await asyncio.sleep(0.05)
+        await database_sync_to_async(lambda: None)()
 
 
 @pytest.fixture(scope="module")

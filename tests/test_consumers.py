@@ -22,7 +22,7 @@ from chatter.models import Message, Room
 from chatter.routing import websocket_urlpatterns
 from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
 HOST = "testserver"
 application = SameHostOriginValidator(ChatterMTMiddlewareStack(URLRouter(websocket_urlpatterns)))

@@ -29,7 +29,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from chatter import frames, rooms, tenancy
-from chatter.live.hub import Hub, hub_for
+from chatter.live.hub import Hub, gate, hub_for
 from chatter.models import Message, Room
 
 __all__ = [
@@ -196,7 +196,8 @@ async def publish(events: Iterable[Event]) -> None:
         return
     for event in events:
         try:
-            await layer.group_send(event.group, event.payload)
+            async with gate():
+                await layer.group_send(event.group, event.payload)
         except Exception as exc:
             _outage.failed(event, exc)
         else:

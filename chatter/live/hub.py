@@ -26,6 +26,11 @@ log = logging.getLogger("chatter.live")
 
 #: Seconds between sweeps: groups no local socket needs are left, the others re-joined.
 SWEEP_INTERVAL = 30.0
+#: Most channel-layer calls in flight at once per process. redis-py's pools refuse (not
+#: wait) past 100 connections: 200 sockets of one room reading at once made 200 group
+#: sends and ``MaxConnectionsError``. Calls past this number wait their turn.
+LAYER_CONCURRENCY = 32
+
 #: Seconds between re-adding every group (channels-redis forgets members after
 #: ``group_expiry``, a day by default).
 REFRESH_INTERVAL = 3600.0
@@ -107,6 +112,7 @@ class Hub:
         self._sweeper: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         self.healthy = True
+        self.closing = False
 
     # -- membership ------------------------------------------------------------------------
 
@@ -120,7 +126,8 @@ class Hub:
             if group not in self.subscribed:
                 self.subscribed.add(group)
                 try:
-                    await self.layer.group_add(group, self.channel)
+                    async with gate():
+                        await self.layer.group_add(group, self.channel)
                 except BaseException:
                     self.subscribed.discard(group)
                     raise
@@ -173,6 +180,9 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self.closing or _cancelling():
+                    # channels-redis may turn a cancellation into another error.
+                    raise asyncio.CancelledError from exc
                 failures += 1
                 if failures == 1:
                     self.healthy = False
@@ -209,7 +219,8 @@ class Hub:
         """Join every subscribed group again (after an outage); False if that failed."""
         try:
             for group in list(self.subscribed):
-                await self.layer.group_add(group, self.channel)
+                async with gate():
+                    await self.layer.group_add(group, self.channel)
         except Exception:
             return False
         return True
@@ -227,23 +238,50 @@ class Hub:
         for group in list(self.subscribed - self.listeners.keys()):
             self.subscribed.discard(group)
             with contextlib.suppress(Exception):
-                await self.layer.group_discard(group, self.channel)
+                async with gate():
+                    await self.layer.group_discard(group, self.channel)
         if refresh:
             await self._resubscribe()
 
     async def close(self) -> None:
-        """Stop reading and leave every group (tests; a server just exits)."""
+        """Stop reading and leave every group (tests; a server just exits). Bounded in time."""
+        self.closing = True
         for pacer in self.pacers.values():
             pacer.cancel()
-        for task in (self._reader, self._sweeper):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        for group in list(self.subscribed):
-            with contextlib.suppress(Exception):
-                await self.layer.group_discard(group, self.channel)
-        self.subscribed.clear()
+        tasks = [task for task in (self._reader, self._sweeper) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # channels-redis finishes a blocking pop (up to five seconds) before it stops.
+            await asyncio.wait(tasks, timeout=15)
+        groups, self.subscribed = list(self.subscribed), set()
+
+        async def leave_all() -> None:
+            for group in groups:
+                with contextlib.suppress(Exception):
+                    await self.layer.group_discard(group, self.channel)
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(leave_all(), 10)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def gate() -> asyncio.Semaphore:
+    """The event loop's bound on concurrent channel-layer (and limits' Redis) calls."""
+    loop = asyncio.get_running_loop()
+    semaphore = _gates.get(loop)
+    if semaphore is None:
+        semaphore = _gates[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
+    return semaphore
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Hub]] = (
@@ -259,3 +297,10 @@ def hub_for(layer: Any) -> Hub:
     if hub is None or hub.layer is not layer:
         hub = hubs[id(layer)] = Hub(layer)
     return hub
+
+
+async def close_hubs() -> None:
+    """Close every hub of the running event loop (tests end their loops clean with it)."""
+    hubs = _hubs.pop(asyncio.get_running_loop(), {})
+    for hub in hubs.values():
+        await hub.close()
