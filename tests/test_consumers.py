@@ -17,10 +17,11 @@ from django.test import Client
 from django.utils import timezone
 
 from chatter import rooms
-from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN
+from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN, TOO_MANY_SOCKETS
 from chatter.models import Message, Room
 from chatter.routing import websocket_urlpatterns
 from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator
+from tests.factories import fill_room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
@@ -408,3 +409,76 @@ async def test_a_repeated_resume_is_answered_once(pair):
     await a.send_json_to({"type": "resume", "after": 2})
     assert seqs(await a.receive_from(timeout=2)) == [3]
     await a.disconnect()
+
+
+async def test_one_socket_too_many_is_closed_4429(pair, settings):
+    settings.CHATTER_MAX_SOCKETS_PER_USER = 2
+    alice, _, room = pair
+    cookie = await sync_to_async(cookie_for)(alice)
+    first, _, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    second, _, _ = await connect("/ws/chatter/", cookie)
+    third, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    assert accepted
+    assert await close_code(third) == TOO_MANY_SOCKETS == 4429
+    await second.disconnect()  # a place is free again
+    fourth, _, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    await fourth.send_json_to({"type": "resume", "after": 0})
+    assert await fourth.receive_nothing(timeout=0.3)  # open, nothing to send
+    for comm in (first, fourth):
+        await comm.disconnect()
+
+
+async def test_too_far_behind_updates_the_status_text_and_keeps_the_element(pair):
+    alice, bob, room = pair
+    await sync_to_async(fill_room)(room, 1200, sender=alice)
+    b = await open_room(bob, room, after=0)
+    frame = await b.receive_from(timeout=10)
+    assert 'data-kind="stale"' in frame
+    assert 'hx-swap-oob="innerHTML:#chatter-status"' in frame
+    assert 'id="chatter-status"' not in frame  # the element (and its data-text-*) stays
+    await b.send_json_to({"text": "new", "client_id": str(uuid.uuid4())})
+    got = "".join(await frames_until(b, lambda t: 'data-kind="room"' in t))
+    assert "chatter-msg-" not in got  # a stale page gets no more messages, only its list
+    await b.disconnect()
+
+
+async def test_invisible_only_messages_are_empty(pair):
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    cid = str(uuid.uuid4())
+    await a.send_json_to({"text": "\u200b\u200d\ufeff \u2060\u00ad", "client_id": cid})
+    frame = await a.receive_from(timeout=5)
+    assert "Write something first" in frame and f'data-client-id="{cid}"' in frame
+    assert await sync_to_async(Message.objects.filter(room=room).count)() == 0
+    await a.disconnect()
+
+
+async def test_a_client_over_the_resume_limit_is_told_when_to_retry(pair, settings):
+    settings.CHATTER_FRAME_LIMITS = {"resume": (1, 60)}
+    alice, _, room = pair
+    a = await open_room(alice, room)  # the one resume allowed
+    await quiet(a)
+    await a.send_json_to({"type": "resume", "after": 0})
+    frame = await a.receive_from(timeout=5)
+    assert 'data-kind="retry" data-frame="resume"' in frame
+    match = re.search(r'data-after="(\d+)"', frame)
+    assert match and 0 < int(match.group(1)) <= 60_000
+    await a.send_json_to({"type": "resume", "after": 0})
+    await quiet(a)  # told once per window, not once per frame
+    await a.disconnect()
+
+
+async def test_room_list_updates_carry_the_rooms_sequence(pair):
+    alice, bob, room = pair
+    lobby, _, _ = await connect("/ws/chatter/", await sync_to_async(cookie_for)(bob))
+    a = await open_room(alice, room)
+    for i in range(3):
+        await a.send_json_to({"text": f"m{i}", "client_id": str(uuid.uuid4())})
+    got = "".join(await frames_until(lobby, lambda t: t.count('data-kind="room"') == 3))
+    assert re.findall(r'data-kind="room" data-room="[0-9a-f]{32}" data-seq="(\d+)"', got) == [
+        "1",
+        "2",
+        "3",
+    ]
+    await a.disconnect()
+    await lobby.disconnect()
