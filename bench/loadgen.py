@@ -53,7 +53,10 @@ from bench.procs import (
     rss_kib,
 )
 
-RETRY_CODES = {1006, 1011, 1012, 1013}  # what the htmx ws extension reconnects after
+RETRY_CODES = {1006, 1011, 1012, 1013}
+MAX_SEQ = (
+    2**63 - 1
+)  # "after everything": what a freshly rendered page resumes after  # what the htmx ws extension reconnects after
 PING_INTERVAL = 20.0
 READ_INTERVAL = 1.0
 QUIET = 0.5  # settled: no frame for this long
@@ -118,7 +121,10 @@ class Client:
         self.opens = 0
         # chatter.js state
         self.seqs: set[int] = set()
-        self.contiguous = 0
+        # None until the first message: a page renders the room's newest messages and
+        # resumes after them, so it never asks for what came before it opened (a step
+        # run again in the same room must not count the earlier run's messages).
+        self.contiguous: int | None = None
         self.highest = 0
         self.asked_after = -1
         self.read_seq = 0
@@ -159,7 +165,8 @@ class Client:
         self.retry = 0
         self.asked_after = -1
         if self.gen.chatter:
-            await self.send_now({"type": "resume", "after": self.contiguous})
+            after = MAX_SEQ if self.contiguous is None else self.contiguous
+            await self.send_now({"type": "resume", "after": after})
             self.mark_read()
         queued, self.queue = self.queue, []
         for text in queued:
@@ -252,6 +259,9 @@ class Client:
         if self.reopened_at is not None:
             self.frames_after["message"] += 1
         chunks = frame.split("<article")[1:]
+        if self.contiguous is None:
+            first = SEQ.search(chunks[0]) if chunks else None
+            self.contiguous = int(first[1]) - 1 if first else 0
         for chunk in chunks:
             seq, mark = SEQ.search(chunk), MARK.search(chunk)
             number = int(seq[1]) if seq else 0

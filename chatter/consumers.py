@@ -244,12 +244,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.enqueue(("resume", frame.after))
 
     async def on_read(self, frame: protocol.Read) -> None:
-        """Mark the room read; the reader's other tabs and (paced) "Seen by" follow."""
-        if not await self.allowed("read"):
-            return
-        seq = await self.db(rooms.mark_read, self.room, self.user, frame.seq)
-        if seq is not None and self.room is not None:
-            await live.read_moved(self.schema_name, self.room, self.user, seq)
+        """Mark the room read (batched per room); "Seen by" and room lists follow, paced."""
+        if await self.allowed("read") and self.room is not None:
+            live.read(self.schema_name, self.room, self.user.pk, frame.seq)
 
     async def on_ping(self) -> None:
         """The page is still open: keep its user active in the room and its socket counted."""
@@ -297,6 +294,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
             if group == self.room_group or group == self.user_group:
                 await self.write(event["html"])
+        elif kind == "chatter.seen":
+            if group == self.room_group:
+                await self.write(event["html"] + event["list"])
+            else:
+                await self.write(event["list"])
         elif kind == "chatter.doorbell":
             if group == self.room_group:
                 self.enqueue(("upto", event["seq"]))

@@ -48,9 +48,10 @@ def room_new(room_id: uuid.UUID) -> str:
     return render_to_string("chatter/frames/room_new.html", {"room_id": room_id})
 
 
-def read(room_id: uuid.UUID, seq: int) -> str:
-    """The reader's own read position moved (another tab of theirs read the room)."""
-    return render_to_string("chatter/frames/read.html", {"room_id": room_id, "seq": seq})
+def read(room_id: uuid.UUID, seq: int, user_ids: list[Any]) -> str:
+    """These users have read the room up to ``seq``: their room lists update the badge."""
+    context = {"room_id": room_id, "seq": seq, "users": " ".join(str(pk) for pk in user_ids)}
+    return render_to_string("chatter/frames/read.html", context)
 
 
 def composer_error(error: str, client_id: str = "") -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, Case, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -389,6 +389,31 @@ def mark_read(room: Room, user: Any, seq: int | None = None) -> int | None:
     return target if changed else None
 
 
+def mark_read_many(room: Room, reads: dict[Any, int | None]) -> int:
+    """Move several members' read positions in ``room`` forward at once (None: to the newest).
+
+    Two statements for any number of readers: the room's last sequence, then one UPDATE
+    with a CASE per reader. Returns how many positions moved.
+    """
+    if not reads:
+        return 0
+    try:
+        last = last_seq(room)
+    except Room.DoesNotExist:
+        return 0
+    targets = {
+        user_id: last if seq is None else max(0, min(int(seq), last))
+        for user_id, seq in reads.items()
+    }
+    target = Case(
+        *(When(user_id=user_id, then=Value(seq)) for user_id, seq in targets.items()),
+        output_field=BigIntegerField(),
+    )
+    return Membership.objects.filter(
+        room=room, user_id__in=list(targets), last_read_seq__lt=target
+    ).update(last_read_seq=target)
+
+
 def _presence_cutoff() -> Any:
     return timezone.now() - timedelta(seconds=conf.get("CHATTER_PRESENCE_TIMEOUT"))
 
@@ -426,12 +451,12 @@ def presence(room: Room, user_ids: Iterable[Any]) -> list[tuple[Any, bool]]:
     return [(m.user, m.last_seen_at is not None and m.last_seen_at >= cutoff) for m in rows]
 
 
-def seen_line(room: Room) -> tuple[int, list[Any]]:
-    """The room's last sequence and who (besides its sender) has read that message."""
+def seen_line(room: Room) -> tuple[int, list[Any], Any]:
+    """The room's last sequence, who (besides its sender) has read it, and its sender's id."""
     last, sender_id = Room.objects.values_list("last_seq", "last_message__sender_id").get(
         pk=room.pk
     )
-    return last, seen_by(room, last, exclude=sender_id) if last else []
+    return last, seen_by(room, last, exclude=sender_id) if last else [], sender_id
 
 
 def seen_by(room: Room, seq: int, exclude: Any = None) -> list[Any]:

@@ -195,8 +195,8 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
         before = _before(request)
     except BadBefore:
         return HttpResponseBadRequest(_("before must be a positive integer"))
-    if before is None and (seq := rooms.mark_read(room, request.user)) is not None:
-        live.announce_read(room, request.user, seq)
+    if before is None and rooms.mark_read(room, request.user) is not None:
+        live.announce_read(room)
     return render(request, "chatter/room.html", _room_context(request, room, before))
 
 

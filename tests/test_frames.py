@@ -56,7 +56,7 @@ def test_every_frame_has_explicit_oob(chat):
         frames.messages([message], more_after=1),
         frames.room_update(message),
         frames.room_new(room.pk),
-        frames.read(room.pk, 1),
+        frames.read(room.pk, 1, [alice.pk, bob.pk]),
         frames.presence([(alice, True), (bob, False)]),
         frames.retry("resume", 1.5),
         frames.composer_error("Too long", "abc"),

@@ -544,3 +544,28 @@ def test_touch_leave_and_active_ids(settings) -> None:
     outsider = make_user("p_carol")
     assert rooms.touch(room, outsider) is False  # no membership row: nothing is written
     assert rooms.active_ids(room) == set()
+
+
+@pytest.mark.postgres
+def test_mark_read_many_is_two_statements_for_any_number_of_readers(
+    django_assert_num_queries: Any,
+) -> None:
+    users = make_users(*(f"reader{i}" for i in range(40)))
+    room = Room.objects.get(pk=rooms.create_room(users))
+    for i in range(5):
+        rooms.send_message(room, users[0], f"m{i}")
+    reads: dict[Any, int | None] = {u.pk: 3 for u in users[1:20]}
+    reads.update({u.pk: None for u in users[20:30]})  # to the newest
+    reads[users[30].pk] = 99  # beyond the last: clamped
+    reads[users[31].pk] = -4  # below zero: nothing to move
+    with django_assert_num_queries(2):
+        moved = rooms.mark_read_many(room, reads)
+    assert moved == 19 + 10 + 1
+    positions = dict(Membership.objects.filter(room=room).values_list("user_id", "last_read_seq"))
+    assert {positions[u.pk] for u in users[1:20]} == {3}
+    assert {positions[u.pk] for u in users[20:31]} == {5}
+    assert positions[users[31].pk] == 0 and positions[users[0].pk] == 5  # the sender's own
+    # Read positions only move forward.
+    assert rooms.mark_read_many(room, {users[1].pk: 2, users[2].pk: 4}) == 1
+    assert Membership.objects.get(room=room, user=users[1]).last_read_seq == 3
+    assert rooms.mark_read_many(room, {}) == 0

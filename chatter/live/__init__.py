@@ -42,13 +42,15 @@ __all__ = [
     "hub_for",
     "presence_changed",
     "publish",
-    "read_moved",
+    "read",
 ]
 
 log = logging.getLogger("chatter.live")
 
 #: Seconds between two "Seen by" or presence frames of one room from one process.
 PACE = 1.0
+#: Seconds over which one process gathers the reads of a room into one database call.
+READ_BATCH = 0.25
 
 
 @dataclass
@@ -89,17 +91,19 @@ def room_event(room_id: uuid.UUID, member_ids: Iterable[Any], schema_name: str =
     )
 
 
-def read_event(user_id: Any, room_id: uuid.UUID, seq: int, schema_name: str = "") -> Event:
-    """A user's read position moved: their other tabs update the room's badge."""
-    return _event(
-        tenancy.user_group(schema_name, user_id), "chatter.frame", html=frames.read(room_id, seq)
-    )
-
-
-def seen_event(room_id: Any, seq: int, readers: list[Any], schema_name: str = "") -> Event:
-    """The room's "Seen by" line for its last message."""
+def seen_event(
+    room_id: uuid.UUID, seq: int, readers: list[Any], sender_id: Any = None, schema_name: str = ""
+) -> Event:
+    """Who has read the room's last message: the "Seen by" line for the open room, and for
+    room lists the read position of those readers (each page updates its own badge)."""
     group = tenancy.room_group(schema_name, room_id)
-    return _event(group, "chatter.frame", html=frames.seen(seq, readers))
+    read_ids = [r.pk for r in readers] + ([sender_id] if sender_id is not None else [])
+    return _event(
+        group,
+        "chatter.seen",
+        html=frames.seen(seq, readers),
+        list=frames.read(room_id, seq, read_ids),
+    )
 
 
 def presence_event(room_id: Any, changes: list[tuple[Any, bool]], schema_name: str = "") -> Event:
@@ -222,18 +226,12 @@ def announce_room(room_id: uuid.UUID, member_ids: Iterable[Any]) -> None:
         announce([room_event(room_id, member_ids, tenancy.current_schema())])
 
 
-def announce_read(room: Room, reader: Any, seq: int) -> None:
-    """From sync code (opening the room page): "Seen by" and the reader's other tabs."""
+def announce_read(room: Room) -> None:
+    """From sync code (opening the room page): "Seen by" and the readers' room lists."""
     if get_channel_layer() is None:
         return
-    schema_name = tenancy.current_schema()
-    last, readers = rooms.seen_line(room)
-    announce(
-        [
-            seen_event(room.pk, last, readers, schema_name),
-            read_event(reader.pk, room.pk, seq, schema_name),
-        ]
-    )
+    last, readers, sender_id = rooms.seen_line(room)
+    announce([seen_event(room.pk, last, readers, sender_id, tenancy.current_schema())])
 
 
 def announce_logout(user_id: Any, session_key: str | None) -> None:
@@ -250,12 +248,17 @@ def _hub() -> Hub | None:
     return hub_for(layer) if layer is not None else None
 
 
-async def read_moved(schema_name: str, room: Room, user: Any, seq: int) -> None:
-    """A socket's user read ``room`` up to ``seq``: tell their tabs, pace "Seen by"."""
-    await publish([read_event(user.pk, room.pk, seq, schema_name)])
+def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
+    """A socket's user read ``room`` up to ``seq`` (None: the newest).
+
+    Reads are the most frequent frame (every visible page, after new messages): they are
+    batched per room (one database call for all readers of a quarter second) and what
+    they change is announced by the paced "Seen by" event, never one frame per read.
+    """
     hub = _hub()
-    if hub is not None:
-        hub.pacer("seen", PACE, _flush_seen).note((schema_name, room.pk))
+    if hub is None:
+        return
+    hub.pacer("reads", READ_BATCH, _flush_reads).note((schema_name, room.pk), (user_id, seq))
 
 
 def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
@@ -265,10 +268,23 @@ def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
         hub.pacer("presence", PACE, _flush_presence).note((schema_name, room.pk), user_id)
 
 
+async def _flush_reads(key: Hashable, items: set[Any]) -> None:
+    schema_name, room_id = key  # type: ignore[misc]
+    reads: dict[Any, int | None] = {}
+    for user_id, seq in items:
+        known = reads.get(user_id, 0)
+        reads[user_id] = None if seq is None or known is None else max(seq, known)
+    moved = await tenancy.in_schema(schema_name, rooms.mark_read_many, Room(pk=room_id), reads)
+    hub = _hub()
+    if moved and hub is not None:
+        hub.pacer("seen", PACE, _flush_seen).note(key)
+
+
 async def _flush_seen(key: Hashable, items: set[Any]) -> None:
     schema_name, room_id = key  # type: ignore[misc]
-    last, readers = await tenancy.in_schema(schema_name, rooms.seen_line, Room(pk=room_id))
-    await publish([seen_event(room_id, last, readers, schema_name)])
+    seen = await tenancy.in_schema(schema_name, rooms.seen_line, Room(pk=room_id))
+    last, readers, sender_id = seen
+    await publish([seen_event(room_id, last, readers, sender_id, schema_name)])
 
 
 async def _flush_presence(key: Hashable, user_ids: set[Any]) -> None:

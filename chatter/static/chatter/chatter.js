@@ -5,8 +5,8 @@
  * position, and shows the connection state. It applies the data frames the server puts
  * in the hidden #chatter-feed: a room's new last message (each page computes its own
  * unread badge from the room's sequence and its own read position, and keeps the newest
- * preview), a read position from another tab, a room it does not show yet, "more
- * after", "retry after" and "reload". It reports reading at most once a second, and only
+ * preview), who read a room's last message (this user, in another tab, perhaps), a room
+ * it does not show yet, "more after", "retry after" and "reload". It reports reading at most once a second, and only
  * when the read position moved. No inline handlers: htmx runs with allowEval and
  * allowScriptTags off.
  */
@@ -226,6 +226,7 @@
     var seq = num(item, "data-seq");
     if (seq <= num(li, "data-seq")) return; // a late frame: the page has a newer preview
     li.setAttribute("data-seq", String(seq));
+    if (item.getAttribute("data-sender") === me()) li.setAttribute("data-read-seq", String(seq));
     var preview = li.querySelector(".chatter-room-preview");
     if (preview) {
       var rooms = roomsList();
@@ -287,7 +288,12 @@
     items.forEach(function (item) {
       var kind = item.getAttribute("data-kind");
       if (kind === "room") applyRoom(item);
-      else if (kind === "read") applyRead(item.getAttribute("data-room"), num(item, "data-seq"));
+      else if (kind === "read") {
+        // Readers of a room's last message: this page cares only if its user is one of them.
+        if ((item.getAttribute("data-users") || "").indexOf(" " + me() + " ") >= 0) {
+          applyRead(item.getAttribute("data-room"), num(item, "data-seq"));
+        }
+      }
       else if (kind === "new-room") fetchRoom(item.getAttribute("data-room"));
       else if (kind === "more") resume();
       else if (kind === "stale") {
