@@ -53,10 +53,8 @@ from bench.procs import (
     rss_kib,
 )
 
-RETRY_CODES = {1006, 1011, 1012, 1013}
-MAX_SEQ = (
-    2**63 - 1
-)  # "after everything": what a freshly rendered page resumes after  # what the htmx ws extension reconnects after
+RETRY_CODES = {1006, 1011, 1012, 1013}  # what the htmx ws extension reconnects after
+MAX_SEQ = 2**63 - 1  # "after everything": what a freshly rendered page resumes after
 PING_INTERVAL = 20.0
 READ_INTERVAL = 1.0
 QUIET = 0.5  # settled: no frame for this long
