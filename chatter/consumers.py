@@ -250,13 +250,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_ping(self) -> None:
         """The page is still open: keep its user active in the room and its socket counted."""
-        if not await self.allowed("ping"):
+        if not await self.allowed("ping") or self.room is None:
             return
-        arrived = await self.db(rooms.touch, self.room, self.user)
+        live.still_here(self.schema_name, self.room, self.user.pk)
         with contextlib.suppress(Exception):
             await limits.refresh_socket(self.user.pk, self.schema_name, self.socket_id)
-        if arrived and self.room is not None:
-            live.presence_changed(self.schema_name, self.room, self.user.pk)
 
     async def on_typing(self) -> None:
         """Tell the other members, at most once every two seconds per socket."""

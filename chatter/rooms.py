@@ -426,6 +426,18 @@ def touch(room: Room, user: Any) -> bool:
     return bool(memberships.update(last_seen_at=timezone.now())) and not was_active
 
 
+def touch_many(room: Room, user_ids: Iterable[Any]) -> set[Any]:
+    """:func:`touch` for several members at once; the ids of those not active before."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    memberships = Membership.objects.filter(room=room, user_id__in=ids)
+    inactive = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=_presence_cutoff())
+    arrived = set(memberships.filter(inactive).values_list("user_id", flat=True))
+    memberships.update(last_seen_at=timezone.now())
+    return arrived
+
+
 def leave(room: Room, user: Any) -> None:
     """Record that ``user`` closed a socket of ``room`` (another open one touches again)."""
     Membership.objects.filter(room=room, user=user).update(last_seen_at=None)

@@ -22,7 +22,7 @@ ARTIFACTS = servers.ROOT / "test-artifacts"
 def log_in(browser: Any, base_url: str, username: str, viewport: dict[str, int]) -> Any:
     """A page of a new context of ``username``, logged in through the login form."""
     context = browser.new_context(base_url=base_url, viewport=viewport)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(60_000)  # progress, not speed: a loaded machine is slow
     page = context.new_page()
     page.goto("/login/")
     page.fill("#id_username", username)
@@ -32,7 +32,7 @@ def log_in(browser: Any, base_url: str, username: str, viewport: dict[str, int])
     return page
 
 
-def expect_connected(page: Any, timeout: float = 15_000) -> None:
+def expect_connected(page: Any, timeout: float = 60_000) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator("#chatter-status")).to_have_attribute(

@@ -8,6 +8,8 @@ open pages in ``test-artifacts/``.
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import subprocess
 import sys
@@ -144,7 +146,7 @@ def count_messages(page: Any, text: str) -> int:
     )
 
 
-def wait_for_message(page: Any, text: str, timeout: float = 10) -> None:
+def wait_for_message(page: Any, text: str, timeout: float = 60) -> None:
     """Wait until the message list shows ``text`` (without reloading the page)."""
     deadline = time.monotonic() + timeout
     while count_messages(page, text) == 0:
@@ -200,8 +202,7 @@ def test_message_from_profile_reaches_the_other_page_live(site, pages):
     wait_for_message(alice, "Hi Alice! How are you?")
     say(alice, "Fine, thanks. Lunch at noon?")
     wait_for_message(bob, "Fine, thanks. Lunch at noon?")
-    # Known bug (reported): the "is typing" line is not cleared by the typist's message, only
-    # by its timeout; wait it out so the screenshots show the room at rest.
+    # The typist's message clears "is typing"; the screenshots show the room at rest.
     for page in (alice, bob):
         expect(page.locator("#chatter-typing")).to_have_text("", timeout=8_000)
         expect_connected(page)
@@ -390,3 +391,110 @@ def test_a_deleted_message_leaves_a_hole_without_a_resume_storm(site, pages):
     assert count_messages(bob, "deleted by a moderator") == 0
     assert len(resumes) <= 1, f"{len(resumes)} resumes for one hole"
     assert_ordered(bob)
+
+
+# -- the room list: computed by each page from room-level updates --------------------------
+
+
+def entry(page: Any, room: str) -> Any:
+    return page.locator(f"#chatter-rooms #chatter-room-{room_hex(room)}")
+
+
+def test_room_list_order_badges_and_the_newest_preview(site, pages):
+    bob = pages("bob")
+    bob.goto("/chat/")
+    expect_connected(bob)
+    carol_bob, alice_bob = site["rooms"]["carol-bob"], site["rooms"]["alice-bob"]
+    servers.manage(site["env"], "chatter_send", carol_bob, "carol", "list one")
+    expect(entry(bob, carol_bob)).to_contain_text("list one", timeout=60_000)
+    servers.manage(site["env"], "chatter_send", alice_bob, "alice", "list two")
+    expect(entry(bob, alice_bob)).to_contain_text("list two", timeout=60_000)
+    # The room of the newest message is on top; each badge is the page's own count.
+    first = bob.locator("#chatter-rooms > li").first
+    expect(first).to_have_attribute("id", f"chatter-room-{room_hex(alice_bob)}")
+    unread = entry(bob, carol_bob).locator(".chatter-badge-count")
+    before = int(unread.inner_text())
+    servers.manage(site["env"], "chatter_send", carol_bob, "carol", "list three")
+    expect(entry(bob, carol_bob)).to_contain_text("list three", timeout=60_000)
+    expect(unread).to_have_text(str(before + 1))
+    expect(first).to_have_attribute("id", f"chatter-room-{room_hex(carol_bob)}")
+    # A late update (an older sequence) never overwrites a newer preview.
+    seq = int(entry(bob, carol_bob).get_attribute("data-seq"))
+    bob.evaluate(
+        """([hex, seq]) => {
+            const item = document.createElement("i");
+            item.setAttribute("data-kind", "room");
+            item.setAttribute("data-room", hex);
+            item.setAttribute("data-seq", String(seq - 1));
+            item.setAttribute("data-sender", "0");
+            item.setAttribute("data-time", new Date().toISOString());
+            item.textContent = "stale preview";
+            document.getElementById("chatter-feed").appendChild(item);
+            document.dispatchEvent(new CustomEvent("htmx:wsAfterMessage"));
+        }""",
+        [room_hex(carol_bob), seq],
+    )
+    expect(entry(bob, carol_bob)).to_contain_text("list three")
+    expect(entry(bob, carol_bob)).not_to_contain_text("stale preview")
+    expect(unread).to_have_text(str(before + 1))
+
+
+def test_reading_in_one_tab_clears_the_badge_in_another(site, pages):
+    room = site["rooms"]["carol-bob"]
+    lobby = pages("bob")
+    lobby.goto("/chat/")
+    expect_connected(lobby)
+    servers.manage(site["env"], "chatter_send", room, "carol", "read me elsewhere")
+    badge = entry(lobby, room).locator(".chatter-badge")
+    expect(badge).to_be_visible(timeout=60_000)
+    reader = pages("bob")
+    open_room(reader, room)  # the page marks the room read: the other tab learns it
+    expect(badge).to_be_hidden(timeout=60_000)
+
+
+def test_a_new_group_appears_in_the_members_lists_live(site, pages):
+    bob = pages("bob")
+    bob.goto("/chat/")
+    expect_connected(bob)
+    alice = pages("alice")
+    alice.goto("/chat/")
+    alice.locator("summary", has_text="New group").click()
+    alice.fill("#id_name", "Live group")
+    alice.fill("#id_usernames", "bob carol")
+    alice.get_by_role("button", name="Create group").click()
+    alice.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}/$"))
+    room = alice.url.rstrip("/").rsplit("/", 1)[1]
+    expect(entry(bob, room)).to_contain_text("Live group", timeout=60_000)
+    say(alice, "welcome to the group")
+    expect(entry(bob, room)).to_contain_text("Alice Anders: welcome to the group", timeout=60_000)
+    expect(entry(bob, room).locator(".chatter-badge-count")).to_have_text("1")
+
+
+def test_reads_are_sent_at_most_once_a_second(site, pages):
+    room = site["rooms"]["alice-bob"]
+    bob = pages("bob")
+    # Timestamps taken in the page when each frame leaves (Playwright's own events are
+    # delivered late, whenever the test calls into it).
+    bob.add_init_script(
+        """(() => {
+            window.__sent = [];
+            const send = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (data) {
+                window.__sent.push([performance.now(), String(data)]);
+                return send.call(this, data);
+            };
+        })();"""
+    )
+    open_room(bob, room)
+    for i in range(12):
+        servers.manage(site["env"], "chatter_send", room, "alice", f"burst {i}")
+    wait_for_message(bob, "burst 11")
+    newest = bob.locator("#chatter-messages > .chatter-msg").last.get_attribute("data-seq")
+    expect(bob.locator("#chatter-messages")).to_have_attribute("data-read-seq", newest)
+    sent = bob.evaluate("window.__sent")
+    reads = [at for at, data in sent if '"type":"read"' in data]
+    assert reads, sent
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
+    assert all(gap >= 990 for gap in gaps), gaps  # milliseconds, by the page's clock
+    seqs_read = [json.loads(data)["seq"] for _, data in sent if '"type":"read"' in data]
+    assert seqs_read == sorted(set(seqs_read))  # only when the position moved

@@ -569,3 +569,21 @@ def test_mark_read_many_is_two_statements_for_any_number_of_readers(
     assert rooms.mark_read_many(room, {users[1].pk: 2, users[2].pk: 4}) == 1
     assert Membership.objects.get(room=room, user=users[1]).last_read_seq == 3
     assert rooms.mark_read_many(room, {}) == 0
+
+
+@pytest.mark.postgres
+def test_touch_many_marks_members_active_and_names_the_arrivals(
+    django_assert_num_queries: Any, settings: Any
+) -> None:
+    settings.CHATTER_PRESENCE_TIMEOUT = 60
+    users = make_users(*(f"pinger{i}" for i in range(6)))
+    room = Room.objects.get(pk=rooms.create_room(users))
+    Membership.objects.filter(room=room, user__in=users[:2]).update(last_seen_at=timezone.now())
+    Membership.objects.filter(room=room, user=users[2]).update(
+        last_seen_at=timezone.now() - timedelta(seconds=90)
+    )
+    with django_assert_num_queries(2):
+        arrived = rooms.touch_many(room, [u.pk for u in users[:4]])
+    assert arrived == {users[2].pk, users[3].pk}  # the lapsed and the new, not the active
+    assert rooms.active_ids(room) == {u.pk for u in users[:4]}
+    assert rooms.touch_many(room, []) == set()

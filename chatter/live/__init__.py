@@ -43,6 +43,7 @@ __all__ = [
     "presence_changed",
     "publish",
     "read",
+    "still_here",
 ]
 
 log = logging.getLogger("chatter.live")
@@ -261,6 +262,13 @@ def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
     hub.pacer("reads", READ_BATCH, _flush_reads).note((schema_name, room.pk), (user_id, seq))
 
 
+def still_here(schema_name: str, room: Room, user_id: Any) -> None:
+    """A socket's ping: its user still has ``room`` open (batched per room, once a second)."""
+    hub = _hub()
+    if hub is not None:
+        hub.pacer("pings", PACE, _flush_pings).note((schema_name, room.pk), user_id)
+
+
 def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
     """A member arrived in or left ``room``: paced, and only the members that changed."""
     hub = _hub()
@@ -278,6 +286,16 @@ async def _flush_reads(key: Hashable, items: set[Any]) -> None:
     hub = _hub()
     if moved and hub is not None:
         hub.pacer("seen", PACE, _flush_seen).note(key)
+
+
+async def _flush_pings(key: Hashable, user_ids: set[Any]) -> None:
+    schema_name, room_id = key  # type: ignore[misc]
+    arrived = await tenancy.in_schema(schema_name, rooms.touch_many, Room(pk=room_id), user_ids)
+    hub = _hub()
+    if arrived and hub is not None:
+        pacer = hub.pacer("presence", PACE, _flush_presence)
+        for user_id in arrived:
+            pacer.note(key, user_id)
 
 
 async def _flush_seen(key: Hashable, items: set[Any]) -> None:
