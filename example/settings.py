@@ -2,7 +2,8 @@
 
 ``CHATTER_DATABASE_URL=postgres://user@host:5432/name`` switches to PostgreSQL and
 ``CHATTER_REDIS_URL=redis://host:6379/0`` to channels-redis, so several Daphne processes
-can serve one chat.
+can serve one chat (several URLs separated by commas shard the layer over several Redis
+servers, as channels-redis's ``hosts`` list does).
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ if REDIS_URL:
             # redis-py 8 reads with a 5 s timeout, as long as channels-redis's blocking
             # receive waits: without a longer one, idle sockets crash (chatter.W013).
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [
+                    {"address": url.strip(), "socket_timeout": 30}
+                    for url in REDIS_URL.split(",")
+                ],
                 "capacity": 1000,
                 "expiry": 30,
             },
@@ -125,8 +129,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The demo keeps Chatter's rate limit; benchmarks lift it through the environment.
+# The demo keeps Chatter's limits; benchmarks lift them through the environment.
 CHATTER_RATE_LIMIT_MESSAGES = int(os.environ.get("CHATTER_RATE_LIMIT_MESSAGES", "20"))
+CHATTER_MAX_SOCKETS_PER_USER = int(os.environ.get("CHATTER_MAX_SOCKETS_PER_USER", "20"))
 
 # Chatter's pages inside the demo's layout (navigation, log out).
 CHATTER_BASE_TEMPLATE = "demo/base.html"

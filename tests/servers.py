@@ -262,5 +262,66 @@ def wait_http(
     raise TimeoutError(url)
 
 
+@contextlib.contextmanager
+def private_redis(directory: Path, port: int | None = None) -> Iterator[str]:
+    """A Redis server of the test's own on a free port (never the shared one); its URL.
+
+    It keeps nothing on disk and is stopped when the block ends, whatever happens.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+            "--logfile",
+            str(directory / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {port} did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def redis_keys(url: str, pattern: str = "*") -> list[bytes]:
+    """The keys of a Redis server matching ``pattern`` (a test's look inside)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return list(client.scan_iter(match=pattern))
+    finally:
+        client.close()
+
+
 def ws_headers(port: int, cookie: str) -> dict[str, str]:
     return {"Origin": f"http://127.0.0.1:{port}", "Cookie": f"sessionid={cookie}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import uuid
@@ -87,3 +88,38 @@ def test_an_idle_socket_stays_open(chat):
         await b.close()
 
     asyncio.run(run())
+
+
+def test_two_processes_on_two_sharded_redis_hosts(tmp_path):
+    """channels-redis sharded over two Redis servers (their own ports, started here): every
+    room's messages cross between the processes, whichever shard its group hashes to."""
+    with (
+        servers.private_redis(tmp_path / "a") as first,
+        servers.private_redis(tmp_path / "b") as second,
+        servers.database("sharded") as name,
+    ):
+        env = servers.server_env(name, redis_url=f"{first},{second}")
+        names = tuple(f"user{i}" for i in range(6))
+        info = servers.prepare_chat(env, names)  # one room of all six
+        pairs = [(names[0], names[1], info["room"])] + [
+            (one, two, servers.manage(env, "chatter_create_room", one, two).strip())
+            for one, two in itertools.pairwise(names)
+        ]
+        with servers.DaphneProcess(env) as a, servers.DaphneProcess(env) as b:
+
+            async def run() -> None:
+                for index, (sender, receiver, room) in enumerate(pairs):
+                    pa = await open_socket(a.port, room, info["cookies"][sender])
+                    pb = await open_socket(b.port, room, info["cookies"][receiver])
+                    text = f"shard test {index} {uuid.uuid4()}"
+                    await pa.send(json.dumps({"text": text, "client_id": str(uuid.uuid4())}))
+                    await until(pb, text, timeout=60)
+                    await pa.close()
+                    await pb.close()
+
+            asyncio.run(run())
+            logs = a.log_text() + b.log_text()
+        # Both shards carried traffic: the groups of six rooms spread over them.
+        for url in (first, second):
+            assert servers.redis_keys(url), f"no channel-layer keys on {url}"
+    assert "Exception inside application" not in logs, logs
