@@ -278,7 +278,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             elif self.worker is None and self.last_sent is not None:
                 if event["seq"] == self.last_sent + 1:
                     self.last_sent = event["seq"]
-                    await self.write(event["html"] + event["list"])
+                    await self.write(_both(event))
                 elif event["seq"] <= self.last_sent:
                     await self.write(event["list"])
                 else:
@@ -414,6 +414,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Too much was missed to send: ask the page to reload, send no more messages."""
         self.stale = True
         await self.write(frames.too_far_behind())
+
+
+def _both(event: dict[str, Any]) -> str:
+    """The message and its room-list update as one frame, joined once per event."""
+    both = event.get("both")
+    if both is None:
+        both = event["both"] = event["html"] + event["list"]
+    return str(both)
 
 
 def _same_page(other: Any, me: ChatConsumer) -> bool:
