@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests import servers
@@ -45,3 +46,37 @@ def say(page: Any, text: str) -> None:
     box = page.locator("#chatter-text")
     box.fill(text)
     box.press("Enter")
+
+
+# -- accessibility ------------------------------------------------------------------------
+
+#: axe-core, vendored from the npm package (tests/vendor/README.md): never from a CDN.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+#: What fails a test; "moderate" and "minor" findings are printed, not failed.
+AXE_FAILING = ("serious", "critical")
+
+AXE_RUN = """async () => {
+    const results = await axe.run(document, {resultTypes: ["violations"]});
+    return results.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary})),
+    }));
+}"""
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (axe is injected once per page)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_RUN)
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """One line per violation and affected node, for an assertion message or a log."""
+    lines = []
+    for violation in violations:
+        lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']}")
+        for node in violation["nodes"][:5]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"    {node['target']}: {summary[:300]}")
+    return "\n".join(lines)

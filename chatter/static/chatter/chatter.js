@@ -39,6 +39,9 @@
   function list() { return $("chatter-messages"); }
   function me() { var r = document.querySelector("[data-me]"); return r ? r.getAttribute("data-me") : ""; }
   function num(el, name) { return parseInt(el.getAttribute(name), 10) || 0; }
+  // Write a text only when it changes: in the message log (role="log") a screen reader may
+  // announce any change, and a rewrite of the same words is no news.
+  function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
 
   function uuid4() {
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -123,7 +126,7 @@
     el.textContent = today
       ? when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
       : when.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-    el.title = when.toLocaleString();
+    el.title = when.toLocaleString(undefined);
   }
 
   function dayLabel(date) {
@@ -138,31 +141,41 @@
   }
 
   // Local times, day separators, and one name over consecutive messages of one sender.
+  // The list is a live region (role="log", aria-relevant="additions") that announces every
+  // element added to it: a separator already in its place stays (only its words change,
+  // if they must), so each frame adds just its new messages (and a new day's separator).
   function decorate(items) {
     var l = list();
-    l.querySelectorAll(":scope > .chatter-day").forEach(function (d) { d.remove(); });
+    var keep = [];
     var prev = null;
     items.forEach(function (el) {
       var when = new Date(el.getAttribute("data-time"));
       var time = el.querySelector("time");
       if (time && !isNaN(when)) {
-        time.textContent = when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-        time.title = when.toLocaleString();
+        setText(time, when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }));
+        var full = when.toLocaleString(undefined);
+        if (time.title !== full) time.title = full;
       }
       var prevWhen = prev ? new Date(prev.getAttribute("data-time")) : null;
       var newDay = !prevWhen || prevWhen.toDateString() !== when.toDateString();
       if (newDay && !isNaN(when)) {
-        var sep = document.createElement("div");
-        sep.className = "chatter-day";
-        sep.setAttribute("role", "separator");
-        sep.textContent = dayLabel(when);
-        l.insertBefore(sep, el);
+        var sep = el.previousElementSibling;
+        if (!sep || !sep.classList.contains("chatter-day") || keep.indexOf(sep) >= 0) {
+          sep = document.createElement("div");
+          sep.className = "chatter-day";
+          l.insertBefore(sep, el);
+        }
+        setText(sep, dayLabel(when));
+        keep.push(sep);
       }
       var cont = !newDay && prev && prev.getAttribute("data-sender") === el.getAttribute("data-sender") &&
         when - prevWhen < 5 * 60 * 1000;
       el.classList.toggle("chatter-msg--cont", !!cont);
       el.classList.toggle("chatter-msg--mine", el.getAttribute("data-sender") === me());
       prev = el;
+    });
+    l.querySelectorAll(":scope > .chatter-day").forEach(function (d) {
+      if (keep.indexOf(d) < 0) d.remove();
     });
     var seenLine = $("chatter-seen");
     if (seenLine) {
@@ -519,4 +532,34 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", dismissNotice);
   else dismissNotice();
+})();
+
+/* ---------------------------------------------------------------------------------------
+ * Accessibility: what screen readers hear. The message list, #chatter-messages, is a log
+ * (role="log", aria-relevant="additions" in chatter/_conversation.html): new messages are
+ * announced once, as they are added. Older pages loaded above the list while scrolling
+ * back are not news: the list is aria-busy while one is swapped in, so they are not read
+ * out. The composer has autofocus (opening a room puts the cursor there) and the room page
+ * starts with a skip link to the list. A block of its own, independent of the code above.
+ * ------------------------------------------------------------------------------------- */
+(function () {
+  "use strict";
+
+  function list() { return document.getElementById("chatter-messages"); }
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    var l = list();
+    if (l && target && target.id === "chatter-older" && evt.detail.shouldSwap) {
+      l.setAttribute("aria-busy", "true");
+    }
+  });
+
+  function settled() {
+    var l = list();
+    if (l && l.hasAttribute("aria-busy")) l.removeAttribute("aria-busy");
+  }
+
+  document.addEventListener("htmx:afterSettle", settled);
+  document.addEventListener("htmx:swapError", settled);
 })();
