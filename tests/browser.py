@@ -20,9 +20,12 @@ SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
 ARTIFACTS = servers.ROOT / "test-artifacts"
 
 
-def log_in(browser: Any, base_url: str, username: str, viewport: dict[str, int]) -> Any:
-    """A page of a new context of ``username``, logged in through the login form."""
-    context = browser.new_context(base_url=base_url, viewport=viewport)
+def log_in(
+    browser: Any, base_url: str, username: str, viewport: dict[str, int], **options: Any
+) -> Any:
+    """A page of a new context of ``username`` (Playwright's context ``options``, e.g. a
+    ``locale``), logged in through the login form."""
+    context = browser.new_context(base_url=base_url, viewport=viewport, **options)
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login/")

@@ -573,3 +573,26 @@ def test_message_log_announces_each_new_message_once(site, a11y_room, pages):
     others = [c for c in changes if c not in added]
     # A new day (the test ran over midnight) may add its separator; nothing else may change.
     assert all(c[0] == "added" and c[1] == "chatter-day" for c in others), others
+
+
+def test_a_german_page_in_an_english_browser_speaks_german(site, a11y_room, browser):
+    """The language cookie picks German (LocaleMiddleware); chatter.js writes days and
+    times in the page's language (<html lang="de">), not in the browser's (en-US)."""
+    url = site["server"].url
+    page = b.log_in(browser, url, "alice", DESKTOP, locale="en-US")
+    try:
+        page.context.add_cookies([{"name": "django_language", "value": "de", "url": url}])
+        open_room(page, a11y_room)
+        assert page.evaluate("() => navigator.language") == "en-US"
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        expect(page.locator("#chatter-status")).to_have_text("Verbunden")
+        expect(page.locator("#chatter-text")).to_have_attribute(
+            "placeholder", "Nachricht schreiben…"
+        )
+        expect(page.locator(".chatter-skip")).to_have_text("Zur Unterhaltung springen")
+        days = page.locator("#chatter-messages > .chatter-day")
+        expect(days.last).to_have_text(re.compile(r"^(Heute|Gestern)$"))
+        times = page.locator("#chatter-messages .chatter-msg time").all_inner_texts()
+        assert times and all(re.fullmatch(r"\d\d:\d\d", t) for t in times), times
+    finally:
+        page.context.close()

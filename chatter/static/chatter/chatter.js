@@ -42,6 +42,11 @@
   // Write a text only when it changes: in the message log (role="log") a screen reader may
   // announce any change, and a rewrite of the same words is no news.
   function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+  // Times and days in the page's language (<html lang>), as the server's words around them.
+  function locale() {
+    var lang = document.documentElement.lang;
+    try { return lang ? Intl.getCanonicalLocales(lang)[0] : undefined; } catch (e) { return undefined; }
+  }
 
   function uuid4() {
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -124,9 +129,9 @@
     if (isNaN(when)) return;
     var today = new Date().toDateString() === when.toDateString();
     el.textContent = today
-      ? when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
-      : when.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-    el.title = when.toLocaleString(undefined);
+      ? when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })
+      : when.toLocaleDateString(locale(), { month: "short", day: "numeric" });
+    el.title = when.toLocaleString(locale());
   }
 
   function dayLabel(date) {
@@ -134,10 +139,10 @@
     var start = function (d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()); };
     var days = Math.round((start(date) - start(today)) / 86400000);
     if (days === 0 || days === -1) {
-      var rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(days, "day");
+      var rel = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" }).format(days, "day");
       return rel.charAt(0).toUpperCase() + rel.slice(1);
     }
-    return date.toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+    return date.toLocaleDateString(locale(), { weekday: "long", year: "numeric", month: "long", day: "numeric" });
   }
 
   // Local times, day separators, and one name over consecutive messages of one sender.
@@ -152,8 +157,8 @@
       var when = new Date(el.getAttribute("data-time"));
       var time = el.querySelector("time");
       if (time && !isNaN(when)) {
-        setText(time, when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }));
-        var full = when.toLocaleString(undefined);
+        setText(time, when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }));
+        var full = when.toLocaleString(locale());
         if (time.title !== full) time.title = full;
       }
       var prevWhen = prev ? new Date(prev.getAttribute("data-time")) : null;
