@@ -30,6 +30,7 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chatter import conf
 from chatter.template_blocks import rendered_blocks
@@ -269,23 +270,39 @@ def _positive_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-# Each setting: a test of its value, and what a valid value is, for the message.
+# Each setting: a test of its value, and what a valid value is, for the message (marked
+# for translation here, translated where the message is made).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "CHATTER_BASE_TEMPLATE": (lambda v: isinstance(v, str) and bool(v), "a template name"),
-    "CHATTER_MESSAGE_MAX_LENGTH": (_int(1), "an integer of at least 1"),
-    "CHATTER_PAGE_SIZE": (_int(1, 500), "an integer from 1 to 500"),
-    "CHATTER_USER_SEARCH_LIMIT": (_int(1), "an integer of at least 1"),
-    "CHATTER_MAX_ROOM_MEMBERS": (_int(2), "an integer of at least 2"),
-    "CHATTER_RATE_LIMIT_MESSAGES": (_int(0), "an integer of at least 0 (0 turns it off)"),
-    "CHATTER_RATE_LIMIT_SECONDS": (_int(0), "an integer of at least 0 (0 turns it off)"),
-    "CHATTER_TYPING_TIMEOUT": (_positive_number, "a number of seconds greater than 0"),
-    "CHATTER_PRESENCE_TIMEOUT": (_int(10), "a whole number of seconds, at least 10"),
-    "CHATTER_MAX_FRAME_BYTES": (_int(1), "an integer of at least 1"),
+    "CHATTER_BASE_TEMPLATE": (
+        lambda v: isinstance(v, str) and bool(v),
+        gettext_noop("a template name"),
+    ),
+    "CHATTER_MESSAGE_MAX_LENGTH": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_PAGE_SIZE": (_int(1, 500), gettext_noop("an integer from 1 to 500")),
+    "CHATTER_USER_SEARCH_LIMIT": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_MAX_ROOM_MEMBERS": (_int(2), gettext_noop("an integer of at least 2")),
+    "CHATTER_RATE_LIMIT_MESSAGES": (
+        _int(0),
+        gettext_noop("an integer of at least 0 (0 turns it off)"),
+    ),
+    "CHATTER_RATE_LIMIT_SECONDS": (
+        _int(0),
+        gettext_noop("an integer of at least 0 (0 turns it off)"),
+    ),
+    "CHATTER_TYPING_TIMEOUT": (
+        _positive_number,
+        gettext_noop("a number of seconds greater than 0"),
+    ),
+    "CHATTER_PRESENCE_TIMEOUT": (_int(10), gettext_noop("a whole number of seconds, at least 10")),
+    "CHATTER_MAX_FRAME_BYTES": (_int(1), gettext_noop("an integer of at least 1")),
     "CHATTER_FRAME_LIMITS": (
         lambda v: _frame_limits(v),
-        'a dict of "resume", "read", "typing", "ping" to (count, seconds)',
+        gettext_noop('a dict of "resume", "read", "typing", "ping" to (count, seconds)'),
     ),
-    "CHATTER_MAX_SOCKETS_PER_USER": (_int(0), "an integer of at least 0 (0 turns it off)"),
+    "CHATTER_MAX_SOCKETS_PER_USER": (
+        _int(0),
+        gettext_noop("an integer of at least 0 (0 turns it off)"),
+    ),
 }
 
 
@@ -303,7 +320,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.append(
             Error(
                 _("%(name)s is %(value)r; it must be %(expected)s.")
-                % {"name": name, "value": value, "expected": expected},
+                % {"name": name, "value": value, "expected": _(expected)},
                 hint=_("Remove %(name)s to use the default, %(default)r.")
                 % {"name": name, "default": conf.DEFAULTS[name]},
                 id="chatter.E010",

@@ -17,10 +17,10 @@ class Room(models.Model):
     ``UPDATE`` of this counter, which also makes unread counts a subtraction.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(_("name"), max_length=100, blank=True)
     members_key = models.CharField(max_length=64, unique=True, editable=False)
-    last_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    last_seq = models.PositiveBigIntegerField(_("last message number"), default=0, editable=False)
     last_message = models.ForeignKey(
         "Message",
         on_delete=models.SET_NULL,
@@ -54,9 +54,14 @@ class Membership(models.Model):
     count is ``room.last_seq - last_read_seq``, whatever the room's size.
     """
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("room")
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chatter_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatter_memberships",
+        verbose_name=_("user"),
     )
     joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
     last_read_seq = models.PositiveBigIntegerField(_("last read message"), default=0)
@@ -87,16 +92,19 @@ class Message(models.Model):
     (room, sender, client_id) makes a resend return the stored message instead of a copy.
     """
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room")
+    )
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         related_name="chatter_messages",
+        verbose_name=_("sender"),
     )
     seq = models.PositiveBigIntegerField(_("number"), editable=False)
     text = models.TextField(_("text"))
-    client_id = models.UUIDField(null=True, blank=True, editable=False)
+    client_id = models.UUIDField(_("client id"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("sent"), auto_now_add=True)
 
     class Meta:

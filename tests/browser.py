@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests import servers
@@ -19,9 +20,12 @@ SCREENSHOTS = servers.ROOT / "docs" / "_static" / "screenshots"
 ARTIFACTS = servers.ROOT / "test-artifacts"
 
 
-def log_in(browser: Any, base_url: str, username: str, viewport: dict[str, int]) -> Any:
-    """A page of a new context of ``username``, logged in through the login form."""
-    context = browser.new_context(base_url=base_url, viewport=viewport)
+def log_in(
+    browser: Any, base_url: str, username: str, viewport: dict[str, int], **options: Any
+) -> Any:
+    """A page of a new context of ``username`` (Playwright's context ``options``, e.g. a
+    ``locale``), logged in through the login form."""
+    context = browser.new_context(base_url=base_url, viewport=viewport, **options)
     context.set_default_timeout(60_000)  # progress, not speed: a loaded machine is slow
     page = context.new_page()
     page.goto("/login/")
@@ -45,3 +49,37 @@ def say(page: Any, text: str) -> None:
     box = page.locator("#chatter-text")
     box.fill(text)
     box.press("Enter")
+
+
+# -- accessibility ------------------------------------------------------------------------
+
+#: axe-core, vendored from the npm package (tests/vendor/README.md): never from a CDN.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+#: What fails a test; "moderate" and "minor" findings are printed, not failed.
+AXE_FAILING = ("serious", "critical")
+
+AXE_RUN = """async () => {
+    const results = await axe.run(document, {resultTypes: ["violations"]});
+    return results.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary})),
+    }));
+}"""
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (axe is injected once per page)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_RUN)
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """One line per violation and affected node, for an assertion message or a log."""
+    lines = []
+    for violation in violations:
+        lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']}")
+        for node in violation["nodes"][:5]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"    {node['target']}: {summary[:300]}")
+    return "\n".join(lines)

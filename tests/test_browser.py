@@ -498,3 +498,209 @@ def test_reads_are_sent_at_most_once_a_second(site, pages):
     assert all(gap >= 990 for gap in gaps), gaps  # milliseconds, by the page's clock
     seqs_read = [json.loads(data)["seq"] for _, data in sent if '"type":"read"' in data]
     assert seqs_read == sorted(set(seqs_read))  # only when the position moved
+
+
+# -- accessibility ------------------------------------------------------------------------
+
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+
+
+@pytest.fixture(scope="module")
+def a11y_room(site: dict[str, Any]) -> str:
+    """alice and bob's room with a message of each (own and others' messages both show)."""
+    room = site["rooms"]["alice-bob"]
+    servers.manage(site["env"], "chatter_send", room, "bob", "Are you there, Alice?")
+    servers.manage(site["env"], "chatter_send", room, "alice", "Yes, reading along.")
+    return room
+
+
+def check_axe(page: Any, what: str, found: dict[str, list[dict[str, Any]]]) -> None:
+    """Run axe on the page as it is now and keep its violations under ``what``."""
+    found[what] = b.axe_violations(page)
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_room_page_and_room_list_pass_axe(site, a11y_room, pages, scheme, viewport):
+    """No serious or critical axe-core violation, in both colour schemes, on a phone and a
+    desktop: the room list (with search results and the new-group form open), a room with
+    messages of both people, and a room with a long history (older-page loader)."""
+    page = pages("alice")
+    page.set_viewport_size(VIEWPORTS[viewport])
+    page.emulate_media(color_scheme=scheme)
+    found: dict[str, list[dict[str, Any]]] = {}
+
+    page.goto("/chat/")
+    expect_connected(page)
+    check_axe(page, "room list", found)
+    page.locator("#chatter-search-q").fill("bo")
+    expect(page.locator("#chatter-user-results .chatter-person")).not_to_have_count(0)
+    page.locator(".chatter-new-group summary").click()
+    expect(page.locator("#chatter-group-form")).to_be_visible()
+    check_axe(page, "room list, search and new group", found)
+
+    open_room(page, a11y_room)
+    wait_for_message(page, "Yes, reading along.")
+    check_axe(page, "room", found)
+
+    open_room(page, site["rooms"]["alice-carol"])
+    check_axe(page, "room with history", found)
+
+    report = "\n".join(
+        f"{what}:\n{b.describe_violations(violations)}" for what, violations in found.items()
+    )
+    print(f"\naxe ({scheme}, {viewport}):\n{report}")
+    failing = {
+        what: [v for v in violations if v["impact"] in b.AXE_FAILING]
+        for what, violations in found.items()
+    }
+    assert not any(failing.values()), "\n".join(
+        f"{what}:\n{b.describe_violations(violations)}"
+        for what, violations in failing.items()
+        if violations
+    )
+
+
+def test_opening_a_room_focuses_the_composer(site, pages):
+    page = pages("alice")
+    page.goto("/chat/")
+    page.locator(f"#chatter-room-{room_hex(site['rooms']['alice-carol'])} a").click()
+    page.wait_for_url(f"**/chat/{site['rooms']['alice-carol']}/")
+    expect(page.locator("#chatter-text")).to_be_focused()
+    expect_connected(page)
+    expect(page.locator("#chatter-text")).to_be_focused()
+
+
+FOCUS_RING = """() => {
+    const el = document.activeElement, style = getComputedStyle(el);
+    return {id: el.id, outline: style.outlineStyle, width: parseFloat(style.outlineWidth),
+            color: style.outlineColor};
+}"""
+
+
+def tab_to(page: Any, selector: str, presses: int = 15) -> None:
+    """Press Tab until the element ``selector`` has the focus (at most ``presses`` times)."""
+    target = page.locator(selector)
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} not reached in {presses} presses of Tab")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_keyboard_only_skip_link_focus_ring_and_send_with_enter(site, a11y_room, pages, scheme):
+    """From the top of the page: the skip link, then the message list, then the composer,
+    each with a visible focus ring; Enter sends."""
+    page = pages("alice")
+    page.emulate_media(color_scheme=scheme)
+    open_room(page, a11y_room)
+    page.evaluate("() => document.activeElement.blur()")
+
+    tab_to(page, ".chatter-skip")
+    skip = page.locator(".chatter-skip")
+    expect(skip).to_be_in_viewport()
+    box = skip.bounding_box()
+    assert box and box["width"] > 20 and box["height"] > 10, box
+    assert_focus_ring(page)
+    page.keyboard.press("Enter")
+    expect(page.locator("#chatter-messages")).to_be_focused()
+    assert_focus_ring(page)
+
+    tab_to(page, "#chatter-text", presses=5)
+    assert_focus_ring(page)
+    text = f"sent by keyboard ({scheme})"
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    wait_for_message(page, text)
+    expect(page.locator("#chatter-text")).to_have_value("")
+    expect(page.locator("#chatter-text")).to_be_focused()
+
+
+def assert_focus_ring(page: Any) -> None:
+    """The focused element has a solid outline at least 2 px wide (the focus colour)."""
+    ring = page.evaluate(FOCUS_RING)
+    assert ring["outline"] != "none" and ring["width"] >= 2, ring
+
+
+WATCH_LOG = """() => {
+    // What changes in the message list, except inside the elements added since watching
+    // began (a new message's time is set as it arrives, before anything is announced).
+    const log = document.getElementById('chatter-messages');
+    const added = new Set();
+    window.__logChanges = [];
+    new MutationObserver(records => {
+        for (const r of records) {
+            const node = r.target.nodeType === 1 ? r.target : r.target.parentNode;
+            const owner = node === log ? log : node.closest('.chatter-msg, .chatter-day') || node;
+            if (owner !== log && added.has(owner)) continue;
+            if (r.type === 'characterData') {
+                window.__logChanges.push(['text', owner.className, r.target.textContent]);
+                continue;
+            }
+            for (const n of r.addedNodes) {
+                if (owner === log && n.nodeType === 1) {
+                    added.add(n);
+                    window.__logChanges.push(['added', n.className, n.textContent.trim()]);
+                } else if (n.nodeType === 1 || n.textContent.trim()) {
+                    window.__logChanges.push(['rewritten', owner.className, n.textContent.trim()]);
+                }
+            }
+            for (const n of r.removedNodes) {
+                if (n.nodeType === 1) window.__logChanges.push(['removed', n.className]);
+            }
+        }
+    }).observe(log, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_message_log_announces_each_new_message_once(site, a11y_room, pages):
+    """The list is a log that announces additions only, and a new message adds just its own
+    element: nothing already there is removed, re-added or rewritten (which a screen reader
+    would read out again)."""
+    room = a11y_room
+    alice, bob = pages("alice"), pages("bob")
+    open_room(alice, room)
+    open_room(bob, room)
+    log = alice.locator("#chatter-messages")
+    expect(log).to_have_attribute("role", "log")
+    expect(log).to_have_attribute("aria-relevant", "additions")
+    expect(log).to_have_attribute("aria-label", re.compile(r"\S"))
+    alice.wait_for_timeout(500)  # let the page's first decoration settle
+    alice.evaluate(WATCH_LOG)
+
+    texts = ["first of two", "second of two"]
+    for text in texts:
+        say(bob, text)
+        wait_for_message(alice, text)
+    alice.wait_for_timeout(1_000)  # "Seen by", presence and typing frames come and go
+
+    changes = alice.evaluate("() => window.__logChanges")
+    added = [c for c in changes if c[0] == "added" and "chatter-msg" in c[1]]
+    assert [c[2].endswith(t) for c, t in zip(added, texts, strict=True)] == [True, True], changes
+    others = [c for c in changes if c not in added]
+    # A new day (the test ran over midnight) may add its separator; nothing else may change.
+    assert all(c[0] == "added" and c[1] == "chatter-day" for c in others), others
+
+
+def test_a_german_page_in_an_english_browser_speaks_german(site, a11y_room, browser):
+    """The language cookie picks German (LocaleMiddleware); chatter.js writes days and
+    times in the page's language (<html lang="de">), not in the browser's (en-US)."""
+    url = site["server"].url
+    page = b.log_in(browser, url, "alice", DESKTOP, locale="en-US")
+    try:
+        page.context.add_cookies([{"name": "django_language", "value": "de", "url": url}])
+        open_room(page, a11y_room)
+        assert page.evaluate("() => navigator.language") == "en-US"
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        expect(page.locator("#chatter-status")).to_have_text("Verbunden")
+        expect(page.locator("#chatter-text")).to_have_attribute(
+            "placeholder", "Nachricht schreiben…"
+        )
+        expect(page.locator(".chatter-skip")).to_have_text("Zur Unterhaltung springen")
+        days = page.locator("#chatter-messages > .chatter-day")
+        expect(days.last).to_have_text(re.compile(r"^(Heute|Gestern)$"))
+        times = page.locator("#chatter-messages .chatter-msg time").all_inner_texts()
+        assert times and all(re.fullmatch(r"\d\d:\d\d", t) for t in times), times
+    finally:
+        page.context.close()

@@ -1,7 +1,7 @@
 """The distribution: ``python -m build`` makes an sdist and a wheel without a warning,
 ``twine check`` passes them, and the wheel installed into a fresh virtualenv (no network:
 ``--no-deps``, the dependencies come from this environment) has the templates, static
-files and migrations Django needs."""
+files, translations and migrations Django needs."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ PACKAGE_FILES = [
     "chatter/static/chatter/chatter.css",
     "chatter/static/chatter/chatter.js",
     "chatter/migrations/0001_initial.py",
+    "chatter/locale/de/LC_MESSAGES/django.po",
+    "chatter/locale/de/LC_MESSAGES/django.mo",
     "chatter/management/commands/chatter_send.py",
 ]
 
@@ -64,6 +66,9 @@ for name in ("chatter/chatter.css", "chatter/chatter.js"):
 assert finders.find("django_htmx/ext/hx-ws-2.min.js"), "django-htmx's ws extension"
 migrations = MigrationLoader(None, ignore_no_migrations=True).disk_migrations
 assert ("chatter", "0001_initial") in migrations, sorted(migrations)
+from django.utils import translation
+with translation.override("de"):
+    assert translation.gettext("Seen by") == "Gesehen von", "the German catalog"
 print("installed", chatter.__version__)
 """
 

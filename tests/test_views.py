@@ -113,7 +113,7 @@ def test_room_page_empty_state_and_title(alice_client: Any, alice: Any, bob: Any
     room = _room(alice, bob)
     html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
     assert "No messages yet — say hello" in html
-    assert '<h2 id="chatter-room-title">bob</h2>' in html
+    assert '<h1 id="chatter-room-title">bob</h1>' in html
     assert 'id="chatter-older"' not in html
 
 

@@ -39,6 +39,14 @@
   function list() { return $("chatter-messages"); }
   function me() { var r = document.querySelector("[data-me]"); return r ? r.getAttribute("data-me") : ""; }
   function num(el, name) { return parseInt(el.getAttribute(name), 10) || 0; }
+  // Write a text only when it changes: in the message log (role="log") a screen reader may
+  // announce any change, and a rewrite of the same words is no news.
+  function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+  // Times and days in the page's language (<html lang>), as the server's words around them.
+  function locale() {
+    var lang = document.documentElement.lang;
+    try { return lang ? Intl.getCanonicalLocales(lang)[0] : undefined; } catch (e) { return undefined; }
+  }
 
   function uuid4() {
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -121,9 +129,9 @@
     if (isNaN(when)) return;
     var today = new Date().toDateString() === when.toDateString();
     el.textContent = today
-      ? when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
-      : when.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-    el.title = when.toLocaleString();
+      ? when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })
+      : when.toLocaleDateString(locale(), { month: "short", day: "numeric" });
+    el.title = when.toLocaleString(locale());
   }
 
   function dayLabel(date) {
@@ -131,38 +139,48 @@
     var start = function (d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()); };
     var days = Math.round((start(date) - start(today)) / 86400000);
     if (days === 0 || days === -1) {
-      var rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(days, "day");
+      var rel = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" }).format(days, "day");
       return rel.charAt(0).toUpperCase() + rel.slice(1);
     }
-    return date.toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+    return date.toLocaleDateString(locale(), { weekday: "long", year: "numeric", month: "long", day: "numeric" });
   }
 
   // Local times, day separators, and one name over consecutive messages of one sender.
+  // The list is a live region (role="log", aria-relevant="additions") that announces every
+  // element added to it: a separator already in its place stays (only its words change,
+  // if they must), so each frame adds just its new messages (and a new day's separator).
   function decorate(items) {
     var l = list();
-    l.querySelectorAll(":scope > .chatter-day").forEach(function (d) { d.remove(); });
+    var keep = [];
     var prev = null;
     items.forEach(function (el) {
       var when = new Date(el.getAttribute("data-time"));
       var time = el.querySelector("time");
       if (time && !isNaN(when)) {
-        time.textContent = when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-        time.title = when.toLocaleString();
+        setText(time, when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }));
+        var full = when.toLocaleString(locale());
+        if (time.title !== full) time.title = full;
       }
       var prevWhen = prev ? new Date(prev.getAttribute("data-time")) : null;
       var newDay = !prevWhen || prevWhen.toDateString() !== when.toDateString();
       if (newDay && !isNaN(when)) {
-        var sep = document.createElement("div");
-        sep.className = "chatter-day";
-        sep.setAttribute("role", "separator");
-        sep.textContent = dayLabel(when);
-        l.insertBefore(sep, el);
+        var sep = el.previousElementSibling;
+        if (!sep || !sep.classList.contains("chatter-day") || keep.indexOf(sep) >= 0) {
+          sep = document.createElement("div");
+          sep.className = "chatter-day";
+          l.insertBefore(sep, el);
+        }
+        setText(sep, dayLabel(when));
+        keep.push(sep);
       }
       var cont = !newDay && prev && prev.getAttribute("data-sender") === el.getAttribute("data-sender") &&
         when - prevWhen < 5 * 60 * 1000;
       el.classList.toggle("chatter-msg--cont", !!cont);
       el.classList.toggle("chatter-msg--mine", el.getAttribute("data-sender") === me());
       prev = el;
+    });
+    l.querySelectorAll(":scope > .chatter-day").forEach(function (d) {
+      if (keep.indexOf(d) < 0) d.remove();
     });
     var seenLine = $("chatter-seen");
     if (seenLine) {
@@ -525,4 +543,34 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", dismissNotice);
   else dismissNotice();
+})();
+
+/* ---------------------------------------------------------------------------------------
+ * Accessibility: what screen readers hear. The message list, #chatter-messages, is a log
+ * (role="log", aria-relevant="additions" in chatter/_conversation.html): new messages are
+ * announced once, as they are added. Older pages loaded above the list while scrolling
+ * back are not news: the list is aria-busy while one is swapped in, so they are not read
+ * out. The composer has autofocus (opening a room puts the cursor there) and the room page
+ * starts with a skip link to the list. A block of its own, independent of the code above.
+ * ------------------------------------------------------------------------------------- */
+(function () {
+  "use strict";
+
+  function list() { return document.getElementById("chatter-messages"); }
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    var l = list();
+    if (l && target && target.id === "chatter-older" && evt.detail.shouldSwap) {
+      l.setAttribute("aria-busy", "true");
+    }
+  });
+
+  function settled() {
+    var l = list();
+    if (l && l.hasAttribute("aria-busy")) l.removeAttribute("aria-busy");
+  }
+
+  document.addEventListener("htmx:afterSettle", settled);
+  document.addEventListener("htmx:swapError", settled);
 })();
