@@ -22,8 +22,9 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
+from django.utils import translation
 
-from chatter import conf, frames, limits, live, protocol, rooms, tenancy
+from chatter import conf, frames, language, limits, live, protocol, rooms, tenancy
 from chatter.live.hub import Hub
 from chatter.models import Message, Room
 
@@ -73,7 +74,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
+        # The socket's own answers speak its page's language (shared frames have no words).
+        self.language = language.of_scope(scope)
+        with translation.override(self.language), contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive], self.dispatch)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -321,15 +324,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.worker = asyncio.ensure_future(self._work())
 
     async def _work(self) -> None:
+        # A worker may be started from the hub's task, which has no language of its own.
         try:
-            while self.inbox and self.is_open:
-                item = self.inbox.popleft()
-                try:
-                    await self._handle(item)
-                except Exception:
-                    log.exception("Chatter: catching a socket up failed")
+            with translation.override(self.language):
+                await self._drain()
         finally:
             self.worker = None
+
+    async def _drain(self) -> None:
+        while self.inbox and self.is_open:
+            item = self.inbox.popleft()
+            try:
+                await self._handle(item)
+            except Exception:
+                log.exception("Chatter: catching a socket up failed")
 
     async def _handle(self, item: tuple[Any, ...]) -> None:
         what = item[0]

@@ -266,7 +266,7 @@ async def test_read_updates_seen_by_and_badges(pair):
     await a.send_json_to({"text": "did you see", "client_id": str(uuid.uuid4())})
     await frames_until(b, lambda t: "chatter-msg-1" in t)
     await b.send_json_to({"type": "read", "seq": 1})
-    got = "".join(await frames_until(a, lambda t: "Seen by" in t))
+    got = "".join(await frames_until(a, lambda t: 'data-say="seen-by"' in t))
     assert 'id="chatter-seen"' in got and ">bob<" in got
     membership = await sync_to_async(room.memberships.get)(user=bob)
     assert membership.last_read_seq == 1
@@ -279,7 +279,7 @@ async def test_typing_is_shown_to_others_not_self(pair):
     a, b = await open_room(alice, room), await open_room(bob, room)
     await a.send_json_to({"type": "typing"})
     got = await b.receive_from(timeout=2)
-    assert "alice is typing" in got and 'id="chatter-typing"' in got
+    assert 'id="chatter-typing"' in got and 'data-name="alice"' in got
     await quiet(a)
     await a.disconnect()
     await b.disconnect()
@@ -332,7 +332,7 @@ async def test_opening_the_page_tells_the_sender_it_was_seen(pair):
     await sync_to_async(client.force_login)(bob)
     response = await sync_to_async(client.get)(f"/chat/{room.pk}/")
     assert response.status_code == 200
-    got = "".join(await frames_until(a, lambda t: "Seen by" in t))
+    got = "".join(await frames_until(a, lambda t: 'data-say="seen-by"' in t))
     assert ">bob<" in got
     await a.disconnect()
 
@@ -482,3 +482,23 @@ async def test_room_list_updates_carry_the_rooms_sequence(pair):
     ]
     await a.disconnect()
     await lobby.disconnect()
+
+
+async def test_a_sockets_own_answers_speak_its_pages_language(pair):
+    """Like LocaleMiddleware for the page: the language cookie, else Accept-Language."""
+    alice, _, room = pair
+    cookie = await sync_to_async(cookie_for)(alice)
+    for extra, expected in (
+        ([(b"accept-language", b"de-DE,de;q=0.9,en;q=0.5")], "Schreib zuerst etwas."),
+        ([(b"accept-language", b"de"), (b"cookie", b"django_language=en")], "Write something"),
+        ([(b"accept-language", b"xx, *")], "Write something"),
+    ):
+        headers = [(b"host", HOST.encode()), (b"origin", f"http://{HOST}".encode())]
+        cookies = "; ".join([cookie] + [v.decode() for k, v in extra if k == b"cookie"])
+        headers += [(b"cookie", cookies.encode())] + [(k, v) for k, v in extra if k != b"cookie"]
+        comm = WebsocketCommunicator(application, f"/ws/chatter/{room.pk}/", headers=headers)
+        assert (await comm.connect())[0]
+        await comm.send_json_to({"text": "   ", "client_id": str(uuid.uuid4())})
+        frame = await comm.receive_from(timeout=5)
+        assert expected in frame, frame
+        await comm.disconnect()

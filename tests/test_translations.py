@@ -306,21 +306,30 @@ def test_forms_and_refusals_speak_german(alice: Any, bob: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_frames_translate_when_a_language_is_active(alice: Any, bob: Any, carol: Any) -> None:
-    """Frames are rendered in the active language, like pages: German under override."""
+def test_shared_frames_have_no_words_and_a_sockets_own_answers_speak_its_language(
+    alice: Any, bob: Any, carol: Any, client: Any
+) -> None:
+    """Frames for the whole room carry no words (each page fills in its own); the frames a
+    socket sends only to itself are rendered in its language."""
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     with pytest.raises(rooms.MessageRefused) as refused:
         rooms.send_message(room, carol, "let me in")
     with translation.override("de"):
-        assert "Alice Liddell schreibt…" in frames.typing(alice)
-        assert "Gesehen von" in frames.seen(1, [bob])
-        assert "gerade aktiv" in frames.presence([(bob, True)])
+        for shared in (frames.typing(alice), frames.seen(1, [bob]), frames.presence([(bob, True)])):
+            assert "data-say=" in shared
+            assert not {"schreibt", "Gesehen", "aktiv", "typing", "Seen", "active"} & set(
+                re.findall(r"[A-Za-zä]+", re.sub(r'"[^"]*"', "", shared))
+            ), shared
         stale = frames.too_far_behind()
         assert "Während du weg warst" in stale and ">Neu laden</a>" in stale
         # A refusal's message is lazy: it speaks the language active where it is shown.
         error = frames.composer_error(str(refused.value), "c1")
         assert "Du bist kein Mitglied dieses Chats." in error
     with translation.override("en"):
-        assert "Alice Liddell is typing…" in frames.typing(alice)
-        assert "Seen by" in frames.seen(1, [bob])
         assert "You are not a member of this room." in frames.composer_error(str(refused.value))
+    # The words come from the page, in the reader's language.
+    client.force_login(alice)
+    page = client.get(f"/chat/{room.pk}/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert 'data-seen-by="Gesehen von"' in page
+    assert 'data-typing="{name} schreibt…"' in page
+    assert 'data-active-now=" (gerade aktiv)"' in page

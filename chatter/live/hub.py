@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import weakref
@@ -78,7 +79,9 @@ class Pacer:
         del self.timers[key]
         items = self.pending.pop(key, set())
         self.last[key] = asyncio.get_running_loop().time()
-        task = asyncio.ensure_future(self._run(key, items))
+        task = asyncio.get_running_loop().create_task(
+            self._run(key, items), context=contextvars.Context()
+        )
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         # Forget keys that have been quiet for a while, so the dict does not grow forever.
@@ -163,8 +166,11 @@ class Hub:
                 return
             if self.channel is None:
                 self.channel = await self.layer.new_channel()
-            self._reader = asyncio.ensure_future(self._read())
-            self._sweeper = asyncio.ensure_future(self._sweep_forever())
+            # Tasks of their own context: not the language or tenant of the socket that
+            # happened to start the hub.
+            loop = asyncio.get_running_loop()
+            self._reader = loop.create_task(self._read(), context=contextvars.Context())
+            self._sweeper = loop.create_task(self._sweep_forever(), context=contextvars.Context())
 
     async def _read(self) -> None:
         """Read the process's channel forever; survive and report layer failures.

@@ -292,6 +292,19 @@
     if (empty && rooms.querySelector("li[id]")) empty.hidden = true;
   }
 
+  /* -- words: frames shared by a room carry none; the page has them in its language ---- */
+
+  function fillWords() {
+    var words = $("chatter-words");
+    if (!words) return;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-say]"), function (el) {
+      var text = words.getAttribute("data-" + el.getAttribute("data-say")) || "";
+      if (el.hasAttribute("data-name")) text = text.replace("{name}", el.getAttribute("data-name"));
+      setText(el, text);
+      el.removeAttribute("data-say");
+    });
+  }
+
   /* -- the feed: data frames from the server ---------------------------------------------- */
 
   function resume() {
@@ -405,6 +418,7 @@
   document.addEventListener("htmx:wsAfterMessage", function () {
     var before = highestBefore;
     processFeed();
+    fillWords();
     var contiguous = normalise();
     tidyRooms();
     var error = $("chatter-composer-error");
