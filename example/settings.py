@@ -104,8 +104,7 @@ if REDIS_URL:
             # receive waits: without a longer one, idle sockets crash (chatter.W013).
             "CONFIG": {
                 "hosts": [
-                    {"address": url.strip(), "socket_timeout": 30}
-                    for url in REDIS_URL.split(",")
+                    {"address": url.strip(), "socket_timeout": 30} for url in REDIS_URL.split(",")
                 ],
                 "capacity": 1000,
                 "expiry": 30,
