@@ -297,6 +297,13 @@ def test_redis_stopped_mid_chat_and_restarted(
 
 # -- PostgreSQL connections terminated under open sockets -----------------------------------
 
+#: The demo's settings (``CONN_MAX_AGE`` with ``CONN_HEALTH_CHECKS``) and Django's default
+#: of no health checks, where a connection the server closed is found by using it.
+SETTINGS = [
+    pytest.param("settings", id="demo-health-checks"),
+    pytest.param("tests.settings_no_health_checks", id="no-health-checks"),
+]
+
 
 def room_page(port: int, room: str, cookie: str) -> str:
     """The room page over HTTP, as a reload would fetch it."""
@@ -308,80 +315,134 @@ def room_page(port: int, room: str, cookie: str) -> str:
         return response.read().decode()
 
 
+@contextlib.contextmanager
+def one_server(
+    database: str, tmp_path: Path, settings_module: str, prefix: str, members: int
+) -> Iterator[tuple[servers.DaphneProcess, dict]]:
+    """A private Redis and one Daphne of ``settings_module``; ``members`` in one room."""
+    with servers.RedisServer(log=tmp_path / "redis.log") as redis_server:
+        env = servers.server_env(database, redis_url=redis_server.url)
+        env["DJANGO_SETTINGS_MODULE"] = settings_module
+        crowd = servers.prepare_crowd(env, f"{prefix}{len(settings_module)}_", members)
+        with servers.DaphneProcess(env, log=tmp_path / "daphne.log") as server:
+            yield server, crowd
+
+
+@pytest.mark.parametrize("settings_module", SETTINGS)
 def test_postgres_connections_terminated_while_sockets_are_open(
-    database: str, tmp_path: Path
+    database: str, tmp_path: Path, settings_module: str
 ) -> None:
     """The next send after ``pg_terminate_backend`` works: no restart, nothing lost or doubled.
 
-    Each round cuts every connection of the server to its database, then sends at once
-    (the socket's database call meets the dead connection and retries on a new one); one
-    round waits two seconds first (the once-a-second connection check finds it dead). A
-    page opened and a page reloaded right after a cut work too.
+    Each round cuts every connection of the server to its database, then sends at once;
+    one round waits two seconds first. With the demo's settings Django's health check
+    (``CONN_HEALTH_CHECKS``, armed by channels' ``close_old_connections`` before each
+    database call of a socket) replaces the dead connection; without it (Django's default)
+    the socket's call meets the dead connection and ``chatter.tenancy.in_schema`` retries
+    it once on a new one.
     """
-    with servers.RedisServer(log=tmp_path / "redis.log") as redis_server:
-        env = servers.server_env(database, redis_url=redis_server.url)
-        crowd = servers.prepare_crowd(env, "pgcut_", 3)
+    with one_server(database, tmp_path, settings_module, "pgcut", 2) as (server, crowd):
         room, cookies = crowd["room"], crowd["cookies"]
-        with servers.DaphneProcess(env, log=tmp_path / "daphne.log") as server:
-            alice = ChatPage(server.port, room, cookies[0], "alice")
-            bob = ChatPage(server.port, room, cookies[1], "bob")
-            pages = [alice, bob]
-            check = no_tracebacks(server)
-            cut: list[int] = []
+        alice = ChatPage(server.port, room, cookies[0], "alice")
+        bob = ChatPage(server.port, room, cookies[1], "bob")
+        pages = [alice, bob]
+        check = no_tracebacks(server)
+        cut: list[int] = []
 
-            async def wait(what: str, predicate: Callable[[], bool]) -> float:
-                return await wait_until(pages, predicate, what, check=check)
+        async def wait(what: str, predicate: Callable[[], bool]) -> float:
+            return await wait_until(pages, predicate, what, check=check)
 
-            async def send_after_a_cut(page: ChatPage, text: str, pause: float = 0.0) -> None:
-                cut.append(await asyncio.to_thread(terminate_backends, database))
-                await asyncio.sleep(pause)
-                client_id = await page.send_text(text)
-                await wait(f"{text!r} acked", lambda: client_id in page.acked)
-                seq = await asyncio.to_thread(last_seq, database, room)
-                await wait(f"{text!r} on every page", lambda: all(p.complete(seq) for p in pages))
+        async def send_after_a_cut(page: ChatPage, text: str, pause: float = 0.0) -> None:
+            cut.append(await asyncio.to_thread(terminate_backends, database))
+            await asyncio.sleep(pause)
+            client_id = await page.send_text(text)
+            await wait(f"{text!r} acked", lambda: client_id in page.acked)
+            seq = await asyncio.to_thread(last_seq, database, room)
+            await wait(f"{text!r} on every page", lambda: all(p.complete(seq) for p in pages))
 
-            async def chat() -> str:
-                for page in pages:
-                    page.start()
-                try:
-                    await wait("both pages open", lambda: alice.is_open and bob.is_open)
-                    await alice.send_text("before any cut")
-                    await wait("the first message", lambda: alice.complete(1) and bob.complete(1))
-                    for i in range(4):
-                        await send_after_a_cut((alice, bob)[i % 2], f"right after cut {i}")
-                    await send_after_a_cut(bob, "two seconds after a cut", pause=2.0)
-                    # A page opened right after a cut is accepted and resumes everything.
-                    cut.append(await asyncio.to_thread(terminate_backends, database))
-                    carol = ChatPage(server.port, room, cookies[2], "carol")
-                    pages.append(carol)
-                    carol.start()
-                    await wait("carol's page", lambda: carol.complete(len(pages[0].texts)))
-                    await send_after_a_cut(carol, "from a page opened after a cut")
-                    # A reload after a cut shows the room.
-                    cut.append(await asyncio.to_thread(terminate_backends, database))
-                    html = await asyncio.to_thread(room_page, server.port, room, cookies[0])
-                    await quiet(pages)
-                    return html
-                finally:
-                    await stop_all(pages)
+        async def chat() -> None:
+            for page in pages:
+                page.start()
+            try:
+                await wait("both pages open", lambda: alice.is_open and bob.is_open)
+                await alice.send_text("before any cut")
+                await wait("the first message", lambda: alice.complete(1) and bob.complete(1))
+                for i in range(4):
+                    await send_after_a_cut((alice, bob)[i % 2], f"right after cut {i}")
+                await send_after_a_cut(bob, "two seconds after a cut", pause=2.0)
+                await quiet(pages)
+            finally:
+                await stop_all(pages)
 
-            reloaded = asyncio.run(chat())
-            logs = server.log_text()
+        asyncio.run(chat())
+        logs = server.log_text()
     stored = stored_messages(database, room)
     assert list(stored.values()) == [
         "before any cut",
         *(f"right after cut {i}" for i in range(4)),
         "two seconds after a cut",
-        "from a page opened after a cut",
     ]
     assert_complete(pages, stored)
-    assert "from a page opened after a cut" in reloaded
-    # Every cut found connections of the server to end (else nothing was tested).
+    # Every cut found the server's connection to end (else nothing was tested).
     assert all(count >= 1 for count in cut), cut
     for page in pages:
         assert page.close_codes() == [] and len(page.connections) == 1, page.name
     assert not problems(server), logs
     print(f"\nConnections terminated per cut: {cut}; {len(stored)} messages, none lost or doubled.")
+
+
+HANDSHAKE_DOES_NOT_RETRY = (
+    "Chatter bug: the handshake's session and user lookup (chatter.utils.MTAuthMiddleware "
+    "-> _load_user, run by database_sync_to_async, not tenancy.in_schema) does not retry "
+    "after a connection the server closed: without CONN_HEALTH_CHECKS the first socket "
+    "opened after pg_terminate_backend gets a handshake 500 ('Exception inside "
+    "application: terminating connection due to administrator command'), which a browser "
+    "sees as 1006 and retries"
+)
+
+
+@pytest.mark.parametrize(
+    "settings_module",
+    [
+        SETTINGS[0],
+        pytest.param(
+            *SETTINGS[1].values,
+            id=SETTINGS[1].id,
+            marks=pytest.mark.xfail(strict=True, reason=HANDSHAKE_DOES_NOT_RETRY),
+        ),
+    ],
+)
+def test_a_page_opened_or_reloaded_after_postgres_connections_terminated(
+    database: str, tmp_path: Path, settings_module: str
+) -> None:
+    """A socket opened right after a cut is accepted at once and resumes; so is a reload."""
+    with one_server(database, tmp_path, settings_module, "pgopen", 2) as (server, crowd):
+        room, cookies = crowd["room"], crowd["cookies"]
+        alice = ChatPage(server.port, room, cookies[0], "alice")
+        bob = ChatPage(server.port, room, cookies[1], "bob")
+        check = no_tracebacks(server)
+        cut: list[int] = []
+
+        async def chat() -> str:
+            alice.start()
+            try:
+                await wait_until([alice], lambda: alice.is_open, "alice's page", check=check)
+                await alice.send_text("before the cut")
+                await wait_until([alice], lambda: alice.complete(1), "the message", check=check)
+                cut.append(await asyncio.to_thread(terminate_backends, database))
+                bob.start()
+                await wait_until([bob], lambda: bob.complete(1), "bob's page", check=check)
+                cut.append(await asyncio.to_thread(terminate_backends, database))
+                return await asyncio.to_thread(room_page, server.port, room, cookies[1])
+            finally:
+                await stop_all([alice, bob])
+
+        reloaded = asyncio.run(chat())
+        logs = server.log_text()
+    assert "before the cut" in reloaded
+    assert bob.failed_handshakes == 0 and bob.seqs == [1], (bob.failed_handshakes, bob.seqs)
+    assert all(count >= 1 for count in cut), cut
+    assert not problems(server), logs
 
 
 # -- a server killed with 200 sockets open ---------------------------------------------------
