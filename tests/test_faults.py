@@ -295,6 +295,64 @@ def test_redis_stopped_mid_chat_and_restarted(
     )
 
 
+DAPHNE_REFUSES_1013 = (
+    "Chatter bug: a socket opened while Redis is down is to be closed with 1013 (try again "
+    "later), but Daphne (autobahn) lets an application close only with 1000 or "
+    "3000-4999: close(code=1013) raises 'invalid close code 1013' inside the application, "
+    "Daphne logs 'Exception inside application' and closes the socket with 1011"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=DAPHNE_REFUSES_1013)
+def test_a_page_opened_while_redis_is_down_is_told_to_try_again(
+    database: str, tmp_path: Path
+) -> None:
+    """A socket opened during an outage is told to try again, and served once Redis is back.
+
+    The socket limit is counted in Redis, so the consumer cannot admit the socket. "Try
+    again" is a close with 1013 (docs/live.rst), or a refused handshake (which a browser
+    sees as 1006): the ws extension reopens after either, never after a 44xx code. The
+    page retries until it is served, then resumes.
+    """
+    with servers.RedisServer(log=tmp_path / "redis.log") as redis_server:
+        env = servers.server_env(database, redis_url=redis_server.url)
+        crowd = servers.prepare_crowd(env, "late_", 2)
+        room, cookies = crowd["room"], crowd["cookies"]
+        with servers.DaphneProcess(env, log=tmp_path / "daphne.log") as server:
+            first = ChatPage(server.port, room, cookies[0], "first")
+            late = ChatPage(server.port, room, cookies[1], "opened during the outage")
+            check = no_tracebacks(server)
+
+            async def wait(what: str, predicate: Callable[[], bool]) -> float:
+                return await wait_until([first, late], predicate, what, check=check)
+
+            async def chat() -> None:
+                first.start()
+                try:
+                    await wait("the first page", lambda: first.is_open)
+                    await first.send_text("before the outage")
+                    await wait("the message", lambda: first.complete(1))
+                    await asyncio.to_thread(redis_server.stop)
+                    late.start()
+                    await wait(
+                        "the new page told to retry",
+                        lambda: bool(late.close_codes() or late.failed_handshakes),
+                    )
+                    await asyncio.to_thread(redis_server.start)
+                    await wait("the new page", lambda: late.is_open and late.complete(1))
+                    await quiet([first, late])
+                finally:
+                    await stop_all([first, late])
+
+            asyncio.run(chat())
+            logs = server.log_text()
+    refusals = late.close_codes()
+    assert set(refusals) <= {1013}, refusals
+    assert refusals or late.failed_handshakes
+    assert late.seqs == [1]
+    assert not problems(server), logs
+
+
 # -- PostgreSQL connections terminated under open sockets -----------------------------------
 
 #: The demo's settings (``CONN_MAX_AGE`` with ``CONN_HEALTH_CHECKS``) and Django's default
