@@ -2,8 +2,9 @@
 
 A corpus of payloads is stored where users can put text (a message, a group's name, a
 user's first and last name) and every place that shows it is read back: the room page, the
-room list, the older-history partial, a room-list entry, every frame that carries it, and
-the admin's changelists and change pages. No payload may come back as markup: each is
+room list, the older-history partial, a room-list entry, the user search (and a search
+for a payload), the page that asks before starting a chat, every frame that carries it,
+and the admin's changelists and change pages. No payload may come back as markup: each is
 escaped by the autoescaping templates (htmx would also process ``hx-*`` attributes in
 swapped content, so an injected attribute would be script too).
 """
@@ -52,6 +53,7 @@ def stored() -> dict[str, Any]:
     """Every payload as a message, plus hostile names on a user and a group."""
     alice = make_user("alice")
     mallory = make_user("mallory", first_name=PAYLOADS[1], last_name=PAYLOADS[0])
+    make_user("eve", first_name=PAYLOADS[3], last_name=PAYLOADS[4])  # no room with alice
     staff = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     room = Room.objects.get(pk=rooms.create_room([alice, mallory], name=PAYLOADS[2]))
     for payload in PAYLOADS:
@@ -70,11 +72,21 @@ def test_pages_show_the_payloads_as_text(stored: dict[str, Any]) -> None:
         "room list": reverse("chatter:index"),
         "history": reverse("chatter:history", args=[room.pk]) + f"?before={newest.seq}",
         "room-list entry": reverse("chatter:room_item", args=[room.pk]),
+        "user search": reverse("chatter:user_search") + "?q=m",
+        "chat with, to confirm": reverse("chatter:chat_with", args=["eve"]),
     }
     for where, url in urls.items():
         response = client.get(url)
         assert response.status_code == 200, where
         assert_inert(response.content.decode(), where)
+    partial = client.get(urls["user search"], headers={"HX-Request": "true"})
+    assert "mallory" in partial.content.decode()
+    assert_inert(partial.content.decode(), "user search results")
+    for payload in PAYLOADS:  # a query is shown back in the search box
+        for headers in ({}, {"HX-Request": "true"}):
+            echoed = client.get(reverse("chatter:user_search"), {"q": payload}, headers=headers)
+            assert echoed.status_code == 200
+            assert_inert(echoed.content.decode(), f"user search for {payload!r}")
     page = client.get(urls["room page"]).content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "{{ 7*7 }}" in page  # not a template either
