@@ -132,6 +132,37 @@ print(json.dumps({{"room": str(room), "cookies": cookies}}))
 """
 
 
+CROWD_SCRIPT = """
+import json, django
+django.setup()
+from chatter.rooms import create_room
+from tests.factories import crowd, session_cookie
+users = crowd({prefix!r}, {count!r})
+room = create_room(users)
+cookies = [session_cookie(user).partition("=")[2] for user in users]
+print(json.dumps({{"room": str(room), "cookies": cookies}}))
+"""
+
+
+def prepare_crowd(env: dict[str, str], prefix: str, count: int) -> dict:
+    """``count`` users ``<prefix>000``… (bulk-made) in one room, each with a session.
+
+    The database must be migrated. Returns ``{"room": id, "cookies": [session key, ...]}``
+    in the users' order.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", CROWD_SCRIPT.format(prefix=prefix, count=count)],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode:
+        raise RuntimeError(f"making a crowd failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def prepare_chat(env: dict[str, str], names: tuple[str, ...] = ("alice", "bob")) -> dict:
     """Migrate, create users in one room, and log them in: ``{"room", "cookies"}``."""
     manage(env, "migrate", "--noinput")
@@ -229,7 +260,79 @@ class DaphneProcess:
                 proc.wait()
         self._log_file.close()
 
+    def kill(self) -> None:
+        """Kill Daphne with SIGKILL (``kill -9``): no shutdown, its sockets just drop."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._log_file.close()
+
     def __enter__(self) -> DaphneProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisServer:
+    """A private ``redis-server`` (no persistence) on a port of its own, never the shared one.
+
+    ``stop()`` and ``start()`` again on the same port give an empty Redis, as a restarted
+    production Redis without persistence is. ``with RedisServer() as redis_server:``
+    always stops it at the end.
+    """
+
+    def __init__(self, port: int | None = None, log: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log = log or Path(tempfile.gettempdir()) / f"chatter-redis-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30) -> None:
+        """Start redis-server and return once it answers PING."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("already running")
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                self.proc = None
+                raise RuntimeError(f"redis-server exited:\n{self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"redis-server on port {self.port} did not answer")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop redis-server (SIGTERM, SIGKILL after 10 s); harmless if not running."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> RedisServer:
         self.start()
         return self
 
