@@ -498,7 +498,8 @@ async def test_a_sockets_own_answers_speak_its_pages_language(pair):
         headers += [(b"cookie", cookies.encode())] + [(k, v) for k, v in extra if k != b"cookie"]
         comm = WebsocketCommunicator(application, f"/ws/chatter/{room.pk}/", headers=headers)
         assert (await comm.connect())[0]
-        await comm.send_json_to({"text": "   ", "client_id": str(uuid.uuid4())})
-        frame = await comm.receive_from(timeout=5)
-        assert expected in frame, frame
+        cid = str(uuid.uuid4())
+        await comm.send_json_to({"text": "   ", "client_id": cid})
+        frames = await frames_until(comm, lambda t, cid=cid: f'data-client-id="{cid}"' in t)
+        assert expected in frames[-1], frames
         await comm.disconnect()
