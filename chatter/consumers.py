@@ -36,8 +36,6 @@ NOT_LOGGED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
 TOO_MANY_SOCKETS = 4429
-#: The channel layer or the limits' Redis is down: the client retries with backoff.
-TRY_AGAIN_LATER = 1013
 
 #: Most missed messages a socket is sent; past that the page is asked to reload.
 RESUME_LIMIT = 1000
@@ -124,14 +122,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             allowed = await limits.open_socket(self.user.pk, self.schema_name, self.socket_id)
         except Exception as exc:
             log.warning("Chatter: the socket limit could not be checked (%r).", exc)
-            await self.refuse(TRY_AGAIN_LATER)
+            await self.retry_later()
             return
         if not allowed:
             await self.refuse(TOO_MANY_SOCKETS)
             return
         self.registered = True
         room_id = self.scope["url_route"]["kwargs"].get("room_id")
-        status, room, room_ids, arrived = await self.db(_open, room_id, self.user)
+        try:
+            status, room, room_ids, arrived = await self.db(_open, room_id, self.user)
+        except Exception as exc:  # the database is down: not the client's fault
+            log.warning("Chatter: a socket could not be opened (%r).", exc)
+            await self.retry_later()
+            return
         if room_id is not None and room is None:
             await self.refuse(status)
             return
@@ -142,20 +145,37 @@ class ChatConsumer(AsyncWebsocketConsumer):
         groups += [tenancy.room_group(self.schema_name, rid) for rid in room_ids]
         if room is not None:
             self.room_group = tenancy.room_group(self.schema_name, room.pk)
+        if self.channel_layer is not None:
+            # Joined before the handshake completes, so a layer that is down refuses the
+            # handshake (events that come meanwhile are ignored: is_open is still False).
+            self.hub = live.hub_for(self.channel_layer)
+            self.joined = groups
+            try:
+                await self.hub.join(self, groups)
+            except Exception as exc:
+                log.warning("Chatter: joining the channel layer failed (%r).", exc)
+                await self.retry_later()
+                return
         await self.accept()
         self.is_open = True
-        if self.channel_layer is None:
-            return
-        self.hub = live.hub_for(self.channel_layer)
-        self.joined = groups
-        try:
-            await self.hub.join(self, groups)
-        except Exception as exc:
-            log.warning("Chatter: joining the channel layer failed (%r).", exc)
-            await self.close(code=TRY_AGAIN_LATER)
-            return
         if arrived and room is not None:
             live.presence_changed(self.schema_name, room, self.user.pk)
+
+    async def retry_later(self) -> None:
+        """Refuse the handshake itself: the browser sees 1006 and retries with backoff.
+
+        For trouble of the server's (Redis or the database down), not of the client's.
+        Close code 1013 would say so after an ``accept()``, but Daphne (autobahn) can only
+        send 1000 or 3000-4999.
+        """
+        if self.hub is not None:
+            self.hub.leave(self, self.joined)
+            self.hub = None
+        if self.registered:
+            self.registered = False
+            with contextlib.suppress(Exception):
+                await limits.close_socket(self.user.pk, self.schema_name, self.socket_id)
+        await self.close()
 
     async def disconnect(self, code: int) -> None:
         """Leave the hub, free the socket's place, and tell the room if the user left."""
@@ -348,9 +368,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if self.last_sent is not None and event["seq"] > self.last_sent and not self.stale:
                 if event["seq"] == self.last_sent + 1:
                     self.last_sent = event["seq"]
-                    await self.write(event["html"])
-                else:
-                    await self._fill(event["seq"])
+                    await self.write(_both(event))  # one frame, as on the fast path
+                    return
+                await self._fill(event["seq"])
             await self.write(event["list"])
         elif what == "upto":
             await self._fill(item[1])

@@ -14,6 +14,7 @@ ids of two tenants never share a budget.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from chatter import conf, tenancy
+
+log = logging.getLogger("chatter.limits")
 
 # INCR with an expiry set on the first hit: one round trip, atomic.
 _HIT = """
@@ -185,6 +188,18 @@ def _async_redis(host: dict[str, Any]) -> Any:
     return clients[key]
 
 
+_warned_at = -1e9
+
+
+def _warn_down(exc: BaseException) -> None:
+    """Log that the shared counters are unreachable, at most once a minute."""
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at > 60:
+        _warned_at = now
+        log.warning("Chatter: the limits' Redis is unreachable (%r); not limiting meanwhile.", exc)
+
+
 def _gate() -> asyncio.Semaphore:
     """Shared with the channel layer's calls: redis-py refuses past 100 connections."""
     from chatter.live.hub import gate
@@ -208,8 +223,11 @@ def hit(kind: str, user_id: Any, schema_name: str | None = None) -> bool:
     key = _key(kind, schema_name, user_id)
     host = redis_host()
     if host is not None:
-        client = _sync_redis(host)
-        count = int(client.eval(_HIT, 1, key, int(limit.seconds * 1000)))
+        try:
+            count = int(_sync_redis(host).eval(_HIT, 1, key, int(limit.seconds * 1000)))
+        except Exception as exc:  # Redis is down: chatting goes on, unlimited meanwhile
+            _warn_down(exc)
+            return True
         return count <= limit.count
     return _cache_hit(key, limit) <= limit.count
 

@@ -6,7 +6,7 @@
 * :func:`create_room` (from :mod:`chatter.rooms`) and :class:`SameHostOriginValidator`
   (from :mod:`chatter.origin`).
 
-Every database touch here is one sync function run through ``database_sync_to_async``
+Every database touch here is one sync function run through ``tenancy.in_schema``
 wholly inside ``schema_context``: the connection is shared by all sockets of a process,
 so a schema must never stay set on it between calls.
 """
@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from importlib import import_module
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
@@ -80,7 +79,7 @@ class MTSchemaMiddleware:
         if not tenancy.is_multitenant():
             scope = dict(scope, schema_name="", multitenant=False, tenant=None)
             return await self.inner(scope, receive, send)
-        tenant = await database_sync_to_async(_resolve_tenant)(header(scope, b"host"))
+        tenant = await tenancy.in_schema("", _resolve_tenant, header(scope, b"host"))
         if tenant is None:
             return await accept_and_close(receive, send, self.close_code)
         scope = dict(scope, schema_name=tenant.schema_name, multitenant=True, tenant=tenant)
@@ -223,8 +222,10 @@ class MTAuthMiddleware:
     async def _add_user(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         # An HTTP scope has no schema_name: its tenant comes from the Host header.
         resolve_host = tenancy.is_multitenant() and "schema_name" not in scope
-        user = await database_sync_to_async(_load_user)(
-            scope, tenancy.scope_schema(scope), resolve_host
+        # Through in_schema for its retry after a connection the server ended; _load_user
+        # enters the tenant's schema itself (hence ""), wholly inside this one call.
+        user = await tenancy.in_schema(
+            "", _load_user, scope, tenancy.scope_schema(scope), resolve_host
         )
         scope = dict(scope, user=user)
         return await self.inner(scope, receive, send)

@@ -182,21 +182,11 @@ async def stop_all(pages: list[ChatPage]) -> None:
 # -- Redis stopped mid-chat and started again -------------------------------------------------
 
 
-RATE_LIMIT_NEEDS_REDIS = (
-    "Chatter bug: the send rate limit is counted in Redis and its failure is not caught, so "
-    "a send made while Redis is down is neither stored nor answered (rooms._check_rate -> "
-    "limits.hit raises redis ConnectionError; the consumer logs 'a Send frame failed')"
-)
-
-
 @pytest.mark.parametrize(
     "rate_limit",
     [
-        pytest.param(
-            "20",
-            id="demo-rate-limit",
-            marks=pytest.mark.xfail(strict=True, reason=RATE_LIMIT_NEEDS_REDIS),
-        ),
+        # The send limit is counted in Redis: while it is down, sends are not limited.
+        pytest.param("20", id="demo-rate-limit"),
         pytest.param("0", id="no-rate-limit"),
     ],
 )
@@ -295,24 +285,15 @@ def test_redis_stopped_mid_chat_and_restarted(
     )
 
 
-DAPHNE_REFUSES_1013 = (
-    "Chatter bug: a socket opened while Redis is down is to be closed with 1013 (try again "
-    "later), but Daphne (autobahn) lets an application close only with 1000 or "
-    "3000-4999: close(code=1013) raises 'invalid close code 1013' inside the application, "
-    "Daphne logs 'Exception inside application' and closes the socket with 1011"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DAPHNE_REFUSES_1013)
 def test_a_page_opened_while_redis_is_down_is_told_to_try_again(
     database: str, tmp_path: Path
 ) -> None:
     """A socket opened during an outage is told to try again, and served once Redis is back.
 
     The socket limit is counted in Redis, so the consumer cannot admit the socket. "Try
-    again" is a close with 1013 (docs/live.rst), or a refused handshake (which a browser
-    sees as 1006): the ws extension reopens after either, never after a 44xx code. The
-    page retries until it is served, then resumes.
+    again" is a refused handshake, which a browser sees as 1006 (Daphne cannot close with
+    1013): the ws extension reopens after it, never after a 44xx code. The page retries
+    until it is served, then resumes.
     """
     with servers.RedisServer(log=tmp_path / "redis.log") as redis_server:
         env = servers.server_env(database, redis_url=redis_server.url)
@@ -449,25 +430,12 @@ def test_postgres_connections_terminated_while_sockets_are_open(
     print(f"\nConnections terminated per cut: {cut}; {len(stored)} messages, none lost or doubled.")
 
 
-HANDSHAKE_DOES_NOT_RETRY = (
-    "Chatter bug: the handshake's session and user lookup (chatter.utils.MTAuthMiddleware "
-    "-> _load_user, run by database_sync_to_async, not tenancy.in_schema) does not retry "
-    "after a connection the server closed: without CONN_HEALTH_CHECKS the first socket "
-    "opened after pg_terminate_backend gets a handshake 500 ('Exception inside "
-    "application: terminating connection due to administrator command'), which a browser "
-    "sees as 1006 and retries"
-)
-
-
 @pytest.mark.parametrize(
     "settings_module",
     [
         SETTINGS[0],
-        pytest.param(
-            *SETTINGS[1].values,
-            id=SETTINGS[1].id,
-            marks=pytest.mark.xfail(strict=True, reason=HANDSHAKE_DOES_NOT_RETRY),
-        ),
+        # The handshake's user lookup retries a connection the server ended.
+        pytest.param(*SETTINGS[1].values, id=SETTINGS[1].id),
     ],
 )
 def test_a_page_opened_or_reloaded_after_postgres_connections_terminated(

@@ -205,6 +205,9 @@ async def publish(events: Iterable[Event]) -> None:
                 await layer.group_send(event.group, event.payload)
         except Exception as exc:
             _outage.failed(event, exc)
+            # The sockets of this process need no layer: they get it now, the others from
+            # the doorbell or their resync once the layer is back.
+            await hub_for(layer).deliver_locally(event.payload)
         else:
             _outage.worked()
 

@@ -221,6 +221,10 @@ class Hub:
             except Exception:  # one socket's trouble never stops the others
                 log.exception("Chatter: delivering to a socket failed")
 
+    async def deliver_locally(self, event: dict[str, Any]) -> None:
+        """Hand an event to this process's sockets without the channel layer."""
+        await self._dispatch(event)
+
     async def _resubscribe(self) -> bool:
         """Join every subscribed group again (after an outage); False if that failed."""
         try:

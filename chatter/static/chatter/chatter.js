@@ -385,6 +385,12 @@
     status("connected");
     if (list()) {
       socket.sendImmediately(JSON.stringify({ type: "resume", after: normalise() }));
+      // Sends written into a socket that died before the server answered are lost to it
+      // (the ws extension queues only what is sent while closed): send them again. The
+      // client id makes a send the server did store come back as the stored message.
+      Object.keys(pending).forEach(function (id) {
+        socket.sendImmediately(JSON.stringify({ type: "send", text: pending[id], client_id: id }));
+      });
       markRead();
     }
   });
