@@ -503,3 +503,21 @@ async def test_a_sockets_own_answers_speak_its_pages_language(pair):
         frames = await frames_until(comm, lambda t, cid=cid: f'data-client-id="{cid}"' in t)
         assert expected in frames[-1], frames
         await comm.disconnect()
+
+
+async def test_a_socket_opened_while_redis_is_down_is_refused_so_the_page_retries(pair, settings):
+    """Trouble of the server's refuses the handshake (the browser sees 1006 and reopens
+    with backoff); a 44xx close would be final, and Daphne cannot send 1013."""
+    from tests.servers import free_port
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}/0"}]},
+        }
+    }
+    alice, _, room = pair
+    _comm, accepted, _ = await connect(
+        f"/ws/chatter/{room.pk}/", await sync_to_async(cookie_for)(alice)
+    )
+    assert not accepted

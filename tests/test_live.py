@@ -156,15 +156,20 @@ async def test_publish_never_raises_and_rings_lost_messages_again(
     listener = await layer.new_channel()
     group = tenancy.room_group("", "0" * 32)
     await layer.group_add(group, listener)
+    socket = Listener()
+    hub = hub_for(layer)
+    await hub.join(socket, [group])
     layer.down = True
     event = live._event(group, "chatter.message", seq=7, html="<p>", list="<i>")
     await live.publish([event])  # no exception
+    assert socket.events == [(group, event.payload)]  # this process's sockets got it anyway
     await live.publish([live._event(group, "chatter.message", seq=8, html="", list="")])
     assert caplog.text.count("publishing to the channel layer failed") == 1
     layer.down = False
     bell = await asyncio.wait_for(layer.receive(listener), 30)
     assert bell == {"type": "chatter.doorbell", "group": group, "seq": 8}
     assert "works again" in caplog.text
+    await hub.close()
 
 
 async def test_hub_for_is_one_per_loop_and_layer() -> None:
