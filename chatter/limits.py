@@ -129,40 +129,28 @@ def _pool_kwargs(host: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "plain", host
 
 
-def _sync_client(host: dict[str, Any]) -> Any:
-    import redis
+def _client(host: dict[str, Any], asynchronous: bool) -> Any:
+    """A redis-py client for one layer host, blocking or asyncio (same API, two modules)."""
+    if asynchronous:
+        from redis import asyncio as library
+        from redis.asyncio import sentinel as sentinels
+    else:
+        import redis as library
+        from redis import sentinel as sentinels
 
     kind, kwargs = _pool_kwargs(host)
     if kind == "url":
         address = kwargs.pop("address")
-        return redis.Redis(connection_pool=redis.ConnectionPool.from_url(address, **kwargs))
-    if kind == "sentinel":
-        from redis.sentinel import Sentinel, SentinelConnectionPool
-
+        pool = library.ConnectionPool.from_url(address, **kwargs)
+    elif kind == "sentinel":
         master = kwargs.pop("master_name")
-        sentinel = Sentinel(
+        sentinel = sentinels.Sentinel(
             kwargs.pop("sentinels"), sentinel_kwargs=kwargs.pop("sentinel_kwargs", None)
         )
-        return redis.Redis(connection_pool=SentinelConnectionPool(master, sentinel, **kwargs))
-    return redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
-
-
-def _async_client(host: dict[str, Any]) -> Any:
-    from redis import asyncio as aioredis
-
-    kind, kwargs = _pool_kwargs(host)
-    if kind == "url":
-        address = kwargs.pop("address")
-        return aioredis.Redis(connection_pool=aioredis.ConnectionPool.from_url(address, **kwargs))
-    if kind == "sentinel":
-        from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-
-        master = kwargs.pop("master_name")
-        sentinel = Sentinel(
-            kwargs.pop("sentinels"), sentinel_kwargs=kwargs.pop("sentinel_kwargs", None)
-        )
-        return aioredis.Redis(connection_pool=SentinelConnectionPool(master, sentinel, **kwargs))
-    return aioredis.Redis(connection_pool=aioredis.ConnectionPool(**kwargs))
+        pool = sentinels.SentinelConnectionPool(master, sentinel, **kwargs)
+    else:
+        pool = library.ConnectionPool(**kwargs)
+    return library.Redis(connection_pool=pool)
 
 
 _sync_clients: dict[str, Any] = {}
@@ -174,7 +162,7 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, A
 def _sync_redis(host: dict[str, Any]) -> Any:
     key = repr(sorted(host.items()))
     if key not in _sync_clients:
-        _sync_clients[key] = _sync_client(host)
+        _sync_clients[key] = _client(host, asynchronous=False)
     return _sync_clients[key]
 
 
@@ -184,7 +172,7 @@ def _async_redis(host: dict[str, Any]) -> Any:
     clients = _async_clients.setdefault(loop, {})
     key = repr(sorted(host.items()))
     if key not in clients:
-        clients[key] = _async_client(host)
+        clients[key] = _client(host, asynchronous=True)
     return clients[key]
 
 

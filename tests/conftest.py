@@ -75,3 +75,27 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_other_database_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Let pytest-django drop the PostgreSQL test database it made, whatever stays open.
+
+    The database thread of ``database_sync_to_async`` keeps a connection of its own; at
+    the end of the session it may still be open, and ``DROP DATABASE`` then fails (the
+    database stays behind, one per run). Set up after the database, so it ends first.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+        connection.close()
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
