@@ -569,13 +569,21 @@ class Generator:
 
     # -- the three kinds of step -------------------------------------------------------------
 
-    async def fanout(self) -> dict[str, Any]:
+    async def open_all(self) -> tuple[dict[str, Any], float, dict[str, Any]]:
+        """Open every socket and let it settle; the server before, the time, and after.
+
+        What the clients counted while opening is dropped: a step measures what follows.
+        """
         fresh = await self.snapshot()
         connect_s = await self.connect_all()
         await self.settle()
         connected = await self.snapshot()
         for client in self.clients:
             client.reset()
+        return fresh, connect_s, connected
+
+    async def fanout(self) -> dict[str, Any]:
+        fresh, connect_s, connected = await self.open_all()
         start = await self.snapshot()
         self.sent_frames.clear()
         if self.spec.get("phase_file"):  # tells a profiler the measured phase began
@@ -597,12 +605,7 @@ class Generator:
         return (connected["rss_kib"] - fresh["rss_kib"]) / opened if opened else None
 
     async def connections(self) -> dict[str, Any]:
-        fresh = await self.snapshot()
-        connect_s = await self.connect_all()
-        await self.settle()
-        connected = await self.snapshot()
-        for client in self.clients:
-            client.reset()
+        fresh, connect_s, connected = await self.open_all()
         await asyncio.sleep(float(self.spec.get("hold", 3)))
         held = await self.snapshot()
         figures = self.socket_figures(connect_s)

@@ -91,6 +91,18 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a child process: SIGTERM, SIGKILL after 10 s; harmless if it has ended."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class PrivateRedis:
     """``redis-server`` on a port of its own, no persistence, pinned to the load generator's
     core; emptied before every step, stopped at the end. Never the shared server."""
@@ -142,14 +154,8 @@ class PrivateRedis:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc)
 
     def __enter__(self) -> PrivateRedis:
         self.start()
@@ -203,13 +209,8 @@ class Daphne:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            stop_process(proc)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

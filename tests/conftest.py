@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests import servers
+
 PASSWORD = "pw"
 
 
@@ -86,16 +88,5 @@ def _end_other_database_sessions(django_db_setup: Any, django_db_blocker: Any) -
     database stays behind, one per run). Set up after the database, so it ends first.
     """
     yield
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return
     with django_db_blocker.unblock():
-        name = connection.settings_dict["NAME"]
-        connection.close()
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                [name],
-            )
+        servers.end_other_sessions()

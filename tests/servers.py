@@ -91,6 +91,39 @@ def _drop_created() -> None:
             drop_database(name)
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
+    """End a child process: SIGTERM, SIGKILL after ``grace`` seconds; harmless if gone."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def end_other_sessions() -> None:
+    """Close the connections to Django's test database that other threads left open.
+
+    ``database_sync_to_async`` runs on a thread of its own whose connection may still be
+    open at the end of the session; ``DROP DATABASE`` refuses to run while it is, and the
+    database would stay behind, one per run. PostgreSQL only; call with database access.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+
+
 def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py`` of the demo in its own process and return what it did."""
     return subprocess.run(
@@ -251,13 +284,7 @@ class DaphneProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         self._log_file.close()
 
     def kill(self) -> None:
@@ -323,14 +350,8 @@ class RedisServer:
     def stop(self) -> None:
         """Stop redis-server (SIGTERM, SIGKILL after 10 s); harmless if not running."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc)
 
     def __enter__(self) -> RedisServer:
         self.start()
@@ -363,56 +384,6 @@ def wait_http(
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(url)
-
-
-@contextlib.contextmanager
-def private_redis(directory: Path, port: int | None = None) -> Iterator[str]:
-    """A Redis server of the test's own on a free port (never the shared one); its URL.
-
-    It keeps nothing on disk and is stopped when the block ends, whatever happens.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-            "--logfile",
-            str(directory / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def redis_keys(url: str, pattern: str = "*") -> list[bytes]:

@@ -27,6 +27,7 @@ from chatter.live.hub import close_hubs
 from chatter.models import Message, Room
 from chatter.routing import websocket_urlpatterns
 from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator
+from tests import strategies
 from tests.factories import make_user, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,24 +36,8 @@ APP = SameHostOriginValidator(ChatterMTMiddlewareStack(URLRouter(websocket_urlpa
 EXAMPLES = max(500, int(os.environ.get("CHATTER_HYPOTHESIS_EXAMPLES", "500")) // 2)
 LIMIT = 64 * 1024
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
-    ),
-    max_leaves=12,
-)
-shaped = st.fixed_dictionaries(
-    {},
-    optional={
-        "type": st.sampled_from(["send", "resume", "read", "typing", "ping", "x"]) | json_values,
-        "text": json_values,
-        "client_id": json_values,
-        "after": json_values,
-        "seq": json_values,
-        "HEADERS": json_values,
-    },
-)
+json_values = strategies.json_values(text_size=30, width=3, leaves=12)
+shaped = strategies.frames(json_values)
 HOSTILE = [
     "[" * 20_000 + "]" * 20_000,
     '{"type": ["send"], "text": "x"}',

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from chatter import protocol
 from chatter.protocol import Invalid, Ping, Read, Resume, Send, Typing, parse
+from tests import strategies
 
 LIMIT = 64 * 1024
 EXAMPLES = int(os.environ.get("CHATTER_HYPOTHESIS_EXAMPLES", "1000"))
@@ -106,24 +107,8 @@ def test_sizes_are_bounded_before_parsing() -> None:
     assert isinstance(parse(None, b"\x00\x01", LIMIT), Invalid)
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-frames_like = st.fixed_dictionaries(
-    {},
-    optional={
-        "type": st.sampled_from(["send", "resume", "read", "typing", "ping", "x"]) | json_values,
-        "text": json_values,
-        "client_id": json_values,
-        "after": json_values,
-        "seq": json_values,
-        "HEADERS": json_values,
-    },
-)
+json_values = strategies.json_values()
+frames_like = strategies.frames(json_values)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

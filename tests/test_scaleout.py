@@ -94,11 +94,11 @@ def test_two_processes_on_two_sharded_redis_hosts(tmp_path):
     """channels-redis sharded over two Redis servers (their own ports, started here): every
     room's messages cross between the processes, whichever shard its group hashes to."""
     with (
-        servers.private_redis(tmp_path / "a") as first,
-        servers.private_redis(tmp_path / "b") as second,
+        servers.RedisServer(log=tmp_path / "a.log") as first,
+        servers.RedisServer(log=tmp_path / "b.log") as second,
         servers.database("sharded") as name,
     ):
-        env = servers.server_env(name, redis_url=f"{first},{second}")
+        env = servers.server_env(name, redis_url=f"{first.url},{second.url}")
         names = tuple(f"user{i}" for i in range(6))
         info = servers.prepare_chat(env, names)  # one room of all six
         pairs = [(names[0], names[1], info["room"])] + [
@@ -120,6 +120,6 @@ def test_two_processes_on_two_sharded_redis_hosts(tmp_path):
             asyncio.run(run())
             logs = a.log_text() + b.log_text()
         # Both shards carried traffic: the groups of six rooms spread over them.
-        for url in (first, second):
+        for url in (first.url, second.url):
             assert servers.redis_keys(url), f"no channel-layer keys on {url}"
     assert "Exception inside application" not in logs, logs

@@ -25,6 +25,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from tests import servers
+
 PASSWORD = "pw"
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 TENANTS = {"alpha": "alpha.test.com", "beta": "beta.test.com"}
@@ -83,24 +85,8 @@ def django_db_setup(
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock():
-            _end_other_sessions()
+            servers.end_other_sessions()
             teardown_databases(db_cfg, verbosity=request.config.option.verbose)
-
-
-def _end_other_sessions() -> None:
-    """Close connections to the test database that other threads left open.
-
-    ``database_sync_to_async`` runs on a thread of its own whose connection may still be
-    open at the end of the session; ``DROP DATABASE`` refuses to run while it is.
-    """
-    name = connection.settings_dict["NAME"]
-    connection.close()
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            [name],
-        )
 
 
 @pytest.fixture(scope="session")

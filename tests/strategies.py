@@ -1,0 +1,33 @@
+"""Hypothesis strategies for what a client may send on the socket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+FRAME_TYPES = ["send", "resume", "read", "typing", "ping", "x"]
+
+
+def json_values(text_size: int | None = None, width: int = 4, leaves: int = 20) -> Any:
+    """Any JSON value: scalars (floats include inf and nan), lists and objects of them."""
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=text_size),
+        lambda children: (
+            st.lists(children, max_size=width)
+            | st.dictionaries(st.text(max_size=2 * width), children, max_size=width)
+        ),
+        max_leaves=leaves,
+    )
+
+
+def frames(values: Any) -> Any:
+    """Objects shaped like the protocol's frames, each field any of ``values`` (or absent)."""
+    fields = ("text", "client_id", "after", "seq", "HEADERS")
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(FRAME_TYPES) | values,
+            **dict.fromkeys(fields, values),
+        },
+    )
