@@ -1,6 +1,6 @@
-"""py-spy profiles of the Daphne server while it fans out: one S2 step per system.
+"""py-spy profiles of the Daphne server while it fans out: one S2 (or S3) step per system.
 
-    python bench/profile.py [--rate 10] [--seconds 6] [--systems a,c,c-pubsub]
+    python bench/profile.py [--rate 10] [--seconds 6] [--systems a,c,c-pubsub] [--scenario S3]
 
 Runs the S2 step of ``--rate`` sends/s for each system as ``make bench`` does, and
 records the first server process with ``py-spy record --nonblocking`` (pinned to the load
@@ -169,16 +169,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--systems", default="a,c,c-pubsub")
+    parser.add_argument("--scenario", default="S2", choices=["S2", "S3"])
     args = parser.parse_args()
     procs.raise_fd_limit()
     plan = harness.Plan(s2_rates=(args.rate,), budgets=dict.fromkeys(harness.Plan().budgets, 999))
     systems = [s for s in args.systems.split(",") if s]
-    bench = ProfileBench(args.seconds, plan=plan, systems=systems, scenarios=["S2"])
+    bench = ProfileBench(args.seconds, plan=plan, systems=systems, scenarios=[args.scenario])
     summary = bench.run()
+    if args.scenario == "S2":
+        what, shape = f"S2 at {args.rate:g} sends/s", "One room of 200 sockets"
+    else:
+        what = "S3 (chat-shaped)"
+        shape = f"{plan.s3_rooms} rooms of {plan.s3_room}, one message per second per room"
     lines = [
-        f"# py-spy profiles of the server, S2 at {args.rate:g} sends/s, {summary['date']}",
+        f"# py-spy profiles of the server, {what}, {summary['date']}",
         "",
-        f"One room of 200 sockets; `py-spy record --nonblocking --rate {SAMPLE_RATE}` on the "
+        f"{shape}; `py-spy record --nonblocking --rate {SAMPLE_RATE}` on the "
         f"Daphne process for {args.seconds:g} s from the first send. Own time is where the "
         "samples' innermost frame was. Raw stacks: " + str(bench.logs),
         "",
@@ -188,7 +194,8 @@ def main() -> None:
         lines += [f"## {name}: {summary['systems'][name]}", "", harness.progress(step), ""]
         raw = bench.raw.get(name)
         lines += summarize(raw, args.seconds) if raw and raw.exists() else ["(no profile)", ""]
-    out = harness.RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-profile.md"
+    suffix = "" if args.scenario == "S2" else f"-{args.scenario.lower()}"
+    out = harness.RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-profile{suffix}.md"
     out.write_text("\n".join(lines))
     print(out)
 

@@ -9,7 +9,9 @@ and after a measured phase of the real server.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +22,21 @@ from django.db.backends.signals import connection_created
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?([A-Za-z0-9_.]+)"?', re.IGNORECASE)
 _lock = threading.Lock()
 _counts: Counter[str] = Counter()
+# BENCH_STATEMENT_CALLERS=1: key each statement also by the Chatter functions that ran it
+# (a diagnosis aid: "SELECT chatter_room <- last_seq <- _fill").
+_CALLERS = os.environ.get("BENCH_STATEMENT_CALLERS") == "1"
+
+
+def callers(depth: int = 3) -> str:
+    """The innermost ``depth`` functions of the chatter package on the current stack."""
+    names: list[str] = []
+    frame = sys._getframe(2)
+    while frame is not None and len(names) < depth:
+        code = frame.f_code
+        if "/chatter/" in code.co_filename and code.co_name not in ("_run_in_schema", "run"):
+            names.append(code.co_name)
+        frame = frame.f_back
+    return " <- ".join(names)
 
 
 def shape(sql: str) -> str:
@@ -32,6 +49,8 @@ def shape(sql: str) -> str:
 
 def _count(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
     key = shape(sql)
+    if _CALLERS:
+        key = f"{key} <- {callers()}"
     with _lock:
         _counts[key] += 1
     return execute(sql, params, many, context)

@@ -89,8 +89,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return await tenancy.in_schema(self.schema_name, func, *args)
 
     async def write(self, text: str) -> None:
-        """Send a text frame straight to the websocket."""
-        await self.base_send({"type": "websocket.send", "text": text})
+        """Send a text frame straight to the websocket; nothing if it has gone.
+
+        A socket can close while its answer is on the way (the server says so by raising,
+        e.g. Daphne's ``Disconnected``): the socket is done, the work it asked for is not
+        undone (a stored message stays stored; the page gets it when it reconnects).
+        """
+        try:
+            await self.base_send({"type": "websocket.send", "text": text})
+        except Exception as exc:  # disconnect() follows and cleans up
+            log.debug("Chatter: a frame for a closed socket was dropped (%r).", exc)
 
     async def refuse(self, code: int) -> None:
         """Accept, then close with a 4xxx code, so the browser does not retry forever."""

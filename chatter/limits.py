@@ -14,6 +14,8 @@ ids of two tenants never share a budget.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import time
 import weakref
@@ -23,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 
 from chatter import conf, tenancy
 
@@ -33,6 +36,23 @@ _HIT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
+"""
+# INCRBY for many keys at once (ARGV: count and window in ms per key); each key's new
+# count and milliseconds left. One round trip for every hit a process gathered.
+_HIT_MANY = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local by, ms = tonumber(ARGV[2 * i - 1]), ARGV[2 * i]
+  local n = redis.call('INCRBY', key, by)
+  local left = redis.call('PTTL', key)
+  if n == by or left < 0 then
+    redis.call('PEXPIRE', key, ms)
+    left = tonumber(ms)
+  end
+  out[2 * i - 1] = n
+  out[2 * i] = left
+end
+return out
 """
 # Register a socket unless the user has ``cap`` live ones; entries expire by score.
 _OPEN = """
@@ -58,8 +78,12 @@ class Limit:
         return self.count <= 0 or self.seconds <= 0
 
 
+@functools.cache
 def frame_limit(kind: str) -> Limit:
-    """The per-user limit of one kind of client frame (``CHATTER_FRAME_LIMITS``)."""
+    """The per-user limit of one kind of client frame (``CHATTER_FRAME_LIMITS``).
+
+    Read once per kind (every client frame asks); forgotten when a setting changes.
+    """
     if kind == "send":
         return Limit(
             conf.get("CHATTER_RATE_LIMIT_MESSAGES"), conf.get("CHATTER_RATE_LIMIT_SECONDS")
@@ -102,8 +126,13 @@ class Window:
 # -- where shared counters live ------------------------------------------------------------
 
 
+@functools.cache
 def redis_host() -> dict[str, Any] | None:
-    """Connection arguments of the default channel layer's first Redis host, or None."""
+    """Connection arguments of the default channel layer's first Redis host, or None.
+
+    Read once (every client frame asks); forgotten when a setting changes. Callers
+    must not change the dict.
+    """
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     default = layers.get("default") if isinstance(layers, Mapping) else None
     if not isinstance(default, Mapping):
@@ -117,6 +146,15 @@ def redis_host() -> dict[str, Any] | None:
     if isinstance(first, tuple | list):
         return {"host": first[0], "port": first[1]}
     return {"address": first}
+
+
+def _forget(setting: str, **kwargs: Any) -> None:
+    if setting == "CHANNEL_LAYERS" or setting.startswith(("CHATTER_FRAME_", "CHATTER_RATE_")):
+        frame_limit.cache_clear()
+        redis_host.cache_clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="chatter.limits")
 
 
 def _pool_kwargs(host: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -220,19 +258,98 @@ def hit(kind: str, user_id: Any, schema_name: str | None = None) -> bool:
     return _cache_hit(key, limit) <= limit.count
 
 
+#: Seconds over which one process gathers its sockets' hits before counting them in Redis.
+TALLY_INTERVAL = 0.25
+
+
 async def ahit(kind: str, user_id: Any, schema_name: str) -> bool:
-    """Count one ``kind`` action of a user (async); False when it is over the limit."""
+    """Count one ``kind`` action of a user (async); False when it is over the limit.
+
+    With Redis, hits are counted in this process at once and in Redis together, every
+    :data:`TALLY_INTERVAL` (see :class:`Tally`): one round trip per process and interval
+    instead of one per frame.
+    """
     limit = frame_limit(kind)
     if limit.off:
         return True
     key = _key(kind, schema_name, user_id)
     host = redis_host()
     if host is not None:
-        client = _async_redis(host)
-        async with _gate():
-            count = int(await client.eval(_HIT, 1, key, int(limit.seconds * 1000)))
-        return count <= limit.count
+        return _tally(host).hit(key, limit)
     return await asyncio.to_thread(_cache_hit, key, limit) <= limit.count
+
+
+class Tally:
+    """The per-user hits of one event loop, added to the shared counters in batches.
+
+    A hit is judged at once against the user's shared count as Redis last told it plus
+    the hits of this process not yet sent; every ``TALLY_INTERVAL`` the hits gathered go to
+    Redis in one script call, which answers every key's new count. So one process is
+    exact, and all processes together can overshoot a limit by what each admits in one
+    interval before it hears of the others' hits. If Redis is down the hits are dropped
+    (logged once a minute): the per-socket windows still hold.
+    """
+
+    def __init__(self, host: dict[str, Any]) -> None:
+        self.host = host
+        self.pending: dict[str, list[int]] = {}  # key -> [hits, window in ms]
+        self.known: dict[str, tuple[int, float]] = {}  # key -> (count, window end)
+        self.timer: asyncio.TimerHandle | None = None
+        self.flushing: asyncio.Task[None] | None = None
+
+    def hit(self, key: str, limit: Limit) -> bool:
+        now = time.monotonic()
+        count, until = self.known.get(key, (0, 0.0))
+        waiting = self.pending.get(key)
+        if (count if now < until else 0) + (waiting[0] if waiting else 0) >= limit.count:
+            return False
+        if waiting is None:
+            self.pending[key] = [1, int(limit.seconds * 1000)]
+        else:
+            waiting[0] += 1
+        if self.timer is None:
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(TALLY_INTERVAL, self._start_flush)
+        return True
+
+    def _start_flush(self) -> None:
+        self.timer = None
+        # A fresh context: the task must not carry the socket's tenant or language.
+        self.flushing = asyncio.get_running_loop().create_task(
+            self.flush(), context=contextvars.Context()
+        )
+
+    async def flush(self) -> None:
+        """Send the gathered hits to Redis now; learn every key's shared count."""
+        pending, self.pending = self.pending, {}
+        if not pending:
+            return
+        keys = list(pending)
+        args = [x for key in keys for x in pending[key]]
+        try:
+            async with _gate():
+                answer = await _async_redis(self.host).eval(_HIT_MANY, len(keys), *keys, *args)
+        except Exception as exc:  # Redis is down: chatting goes on, the windows hold
+            _warn_down(exc)
+            return
+        now = time.monotonic()
+        for i, key in enumerate(keys):
+            count, left = int(answer[2 * i]), int(answer[2 * i + 1])
+            self.known[key] = (count, now + left / 1000)
+        if len(self.known) > 10_000:  # forget windows that ended
+            self.known = {k: v for k, v in self.known.items() if v[1] > now}
+
+
+_tallies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Tally] = weakref.WeakKeyDictionary()
+
+
+def _tally(host: dict[str, Any]) -> Tally:
+    """This event loop's tally for ``host`` (the dict :func:`redis_host` keeps)."""
+    loop = asyncio.get_running_loop()
+    tally = _tallies.get(loop)
+    if tally is None or tally.host is not host:
+        tally = _tallies[loop] = Tally(host)
+    return tally
 
 
 def _cache_hit(key: str, limit: Limit) -> int:

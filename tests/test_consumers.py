@@ -521,3 +521,16 @@ async def test_a_socket_opened_while_redis_is_down_is_refused_so_the_page_retrie
         f"/ws/chatter/{room.pk}/", await sync_to_async(cookie_for)(alice)
     )
     assert not accepted
+
+
+async def test_a_frame_for_a_socket_that_has_gone_is_dropped_quietly() -> None:
+    """The server may raise when a socket closed while its answer was on the way."""
+    from chatter.consumers import ChatConsumer
+
+    consumer = ChatConsumer()
+
+    async def closed(message: dict[str, object]) -> None:
+        raise ConnectionResetError("Attempt to send on a closed protocol")
+
+    consumer.base_send = closed
+    await consumer.write("<div>late</div>")  # no exception: disconnect() cleans up

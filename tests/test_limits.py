@@ -79,14 +79,72 @@ def test_cache_counter_without_redis(settings: Any, user_id: str) -> None:
 
 @pytest.mark.redis
 def test_redis_counter_is_shared(settings: Any, user_id: str) -> None:
-    """Two "processes" (a sync and an async client) count against one budget."""
+    """Three "processes" (a sync client and two event loops) count against one budget."""
     settings.CHANNEL_LAYERS = REDIS_LAYER
-    settings.CHATTER_FRAME_LIMITS = {"read": (3, 60)}
+    settings.CHATTER_FRAME_LIMITS = {"read": (5, 60)}
+
+    async def process(hits: int, later: int = 0) -> tuple[list[bool], list[bool]]:
+        """One server process: its hits are judged at once and sent to Redis in one call;
+        the hits after that call are judged with what Redis answered."""
+        answers = [await limits.ahit("read", user_id, "") for _ in range(hits)]
+        tally = limits._tally(limits.redis_host() or {})
+        assert tally.timer is not None  # one flush is due, for all of them
+        tally.timer.cancel()
+        tally._start_flush()
+        assert tally.flushing is not None
+        await tally.flushing
+        return answers, [await limits.ahit("read", user_id, "") for _ in range(later)]
+
     assert limits.hit("read", user_id, "")
-    assert asyncio.run(limits.ahit("read", user_id, ""))
-    assert limits.hit("read", user_id, "")
-    assert not asyncio.run(limits.ahit("read", user_id, ""))
-    assert limits.hit("read", user_id, "alpha")
+    assert asyncio.run(process(2)) == ([True, True], [])  # 3 of 5 used
+    assert limits.hit("read", user_id, "")  # 4 of 5
+    # Another process has heard nothing yet: it admits up to the limit by its own count
+    # (the overshoot of one interval), then knows the shared count and refuses.
+    assert asyncio.run(process(2, later=1)) == ([True, True], [False])
+    assert not limits.hit("read", user_id, "")
+    assert limits.hit("read", user_id, "alpha")  # another tenant's budget
+
+
+@pytest.mark.redis
+async def test_tally_judges_at_once_and_sends_once(settings: Any, user_id: str) -> None:
+    """One process: exact, whatever the number of sockets; one round trip per interval."""
+    settings.CHANNEL_LAYERS = REDIS_LAYER
+    settings.CHATTER_FRAME_LIMITS = {"read": (4, 60), "ping": (2, 60)}
+    answers = [await limits.ahit("read", user_id, "") for _ in range(6)]
+    assert answers == [True] * 4 + [False] * 2
+    assert await limits.ahit("ping", user_id, "")
+    tally = limits._tally(limits.redis_host() or {})
+    assert set(tally.pending) == {
+        limits._key("read", "", user_id),
+        limits._key("ping", "", user_id),
+    }
+    for _ in range(200):  # the timer flushes within TALLY_INTERVAL
+        if not tally.pending and tally.known:
+            break
+        await asyncio.sleep(0.05)
+    if tally.flushing is not None:
+        await tally.flushing
+    assert tally.known[limits._key("read", "", user_id)][0] == 4
+    assert tally.known[limits._key("ping", "", user_id)][0] == 1
+    assert not await limits.ahit("read", user_id, "")
+    assert await limits.ahit("ping", user_id, "") and not await limits.ahit("ping", user_id, "")
+
+
+async def test_tally_lets_hits_through_while_redis_is_down(settings: Any, user_id: str) -> None:
+    port = servers.free_port()  # nothing listens there
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_timeout": 2}]},
+        }
+    }
+    settings.CHATTER_FRAME_LIMITS = {"read": (2, 60)}
+    assert await limits.ahit("read", user_id, "") and await limits.ahit("read", user_id, "")
+    assert not await limits.ahit("read", user_id, "")  # this process's own count holds
+    tally = limits._tally(limits.redis_host() or {})
+    await tally.flush()  # fails, logged; the hits are dropped
+    assert not tally.pending and not tally.known
+    assert await limits.ahit("read", user_id, "")
 
 
 async def _open_many(user_id: str, count: int) -> list[bool]:

@@ -387,13 +387,18 @@ def test_rate_limit(room: Room, alice: Any, bob: Any) -> None:
 
 
 @override_settings(CHATTER_RATE_LIMIT_MESSAGES=1, CHATTER_RATE_LIMIT_SECONDS=60)
-def test_rate_limit_does_not_count_resends(room: Room, alice: Any) -> None:
+def test_a_resend_over_the_rate_limit_is_not_refused(room: Room, alice: Any) -> None:
+    """A page resends what it sent just before its socket dropped: the stored message
+    answers it, whatever the limit says; a new message over the limit is refused."""
     cache.clear()
     try:
         client_id = uuid.uuid4()
-        rooms.send_message(room, alice, "hi", client_id=client_id)
-        _, created = rooms.send_message(room, alice, "hi", client_id=client_id)
-        assert created is False
+        first, _ = rooms.send_message(room, alice, "hi", client_id=client_id)
+        again, created = rooms.send_message(room, alice, "hi", client_id=client_id)
+        assert created is False and again.pk == first.pk
+        with pytest.raises(rooms.MessageRefused):
+            rooms.send_message(room, alice, "new", client_id=uuid.uuid4())
+        assert Message.objects.count() == 1
     finally:
         cache.clear()
 
@@ -547,43 +552,89 @@ def test_touch_leave_and_active_ids(settings) -> None:
 
 
 @pytest.mark.postgres
-def test_mark_read_many_is_two_statements_for_any_number_of_readers(
+def test_mark_read_many_is_one_statement_for_any_number_of_rooms_and_readers(
     django_assert_num_queries: Any,
 ) -> None:
     users = make_users(*(f"reader{i}" for i in range(40)))
     room = Room.objects.get(pk=rooms.create_room(users))
+    pair = Room.objects.get(pk=rooms.create_room(users[:2]))
     for i in range(5):
         rooms.send_message(room, users[0], f"m{i}")
-    reads: dict[Any, int | None] = {u.pk: 3 for u in users[1:20]}
-    reads.update({u.pk: None for u in users[20:30]})  # to the newest
-    reads[users[30].pk] = 99  # beyond the last: clamped
-    reads[users[31].pk] = -4  # below zero: nothing to move
-    with django_assert_num_queries(2):
-        moved = rooms.mark_read_many(room, reads)
-    assert moved == 19 + 10 + 1
+    rooms.send_message(pair, users[0], "hello")
+    reads: dict[tuple[Any, Any], int | None] = {(room.pk, u.pk): 3 for u in users[1:20]}
+    reads.update({(room.pk, u.pk): None for u in users[20:30]})  # to the newest
+    reads[room.pk, users[30].pk] = 99  # beyond the last: clamped
+    reads[room.pk, users[31].pk] = -4  # below zero: nothing to move
+    reads[pair.pk, users[1].pk] = None  # another room, in the same statement
+    reads[pair.pk, users[32].pk] = 1  # not a member of that room: nothing
+    with django_assert_num_queries(1):
+        moved = rooms.mark_read_many(reads)
+    assert moved == 19 + 10 + 1 + 1
     positions = dict(Membership.objects.filter(room=room).values_list("user_id", "last_read_seq"))
     assert {positions[u.pk] for u in users[1:20]} == {3}
     assert {positions[u.pk] for u in users[20:31]} == {5}
     assert positions[users[31].pk] == 0 and positions[users[0].pk] == 5  # the sender's own
+    assert Membership.objects.get(room=pair, user=users[1]).last_read_seq == 1
+    assert not Membership.objects.filter(room=pair, user=users[32]).exists()
     # Read positions only move forward.
-    assert rooms.mark_read_many(room, {users[1].pk: 2, users[2].pk: 4}) == 1
+    assert rooms.mark_read_many({(room.pk, users[1].pk): 2, (room.pk, users[2].pk): 4}) == 1
     assert Membership.objects.get(room=room, user=users[1]).last_read_seq == 3
-    assert rooms.mark_read_many(room, {}) == 0
+    assert rooms.mark_read_many({}) == 0
 
 
 @pytest.mark.postgres
-def test_touch_many_marks_members_active_and_names_the_arrivals(
+def test_touch_many_marks_members_of_many_rooms_active_and_names_the_arrivals(
     django_assert_num_queries: Any, settings: Any
 ) -> None:
     settings.CHATTER_PRESENCE_TIMEOUT = 60
     users = make_users(*(f"pinger{i}" for i in range(6)))
     room = Room.objects.get(pk=rooms.create_room(users))
+    pair = Room.objects.get(pk=rooms.create_room(users[:2]))
     Membership.objects.filter(room=room, user__in=users[:2]).update(last_seen_at=timezone.now())
     Membership.objects.filter(room=room, user=users[2]).update(
         last_seen_at=timezone.now() - timedelta(seconds=90)
     )
     with django_assert_num_queries(2):
-        arrived = rooms.touch_many(room, [u.pk for u in users[:4]])
-    assert arrived == {users[2].pk, users[3].pk}  # the lapsed and the new, not the active
+        arrived = rooms.touch_many({room.pk: [u.pk for u in users[:4]], pair.pk: [users[0].pk]})
+    # The lapsed and the new, not the active; per room.
+    assert arrived == {room.pk: {users[2].pk, users[3].pk}, pair.pk: {users[0].pk}}
     assert rooms.active_ids(room) == {u.pk for u in users[:4]}
-    assert rooms.touch_many(room, []) == set()
+    assert rooms.active_ids(pair) == {users[0].pk}
+    assert rooms.touch_many({}) == {} == rooms.touch_many({room.pk: []})
+
+
+@pytest.mark.postgres
+def test_presence_of_many_rooms_is_one_query(django_assert_num_queries: Any, settings: Any) -> None:
+    settings.CHATTER_PRESENCE_TIMEOUT = 60
+    alice, bob, carol = make_users("p_alice", "p_bob", "p_carol")
+    trio = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
+    pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    rooms.touch(trio, bob)
+    with django_assert_num_queries(1):
+        found = rooms.presence({trio.pk: [bob.pk, carol.pk], pair.pk: [bob.pk, alice.pk]})
+    assert found == {
+        trio.pk: [(bob, True), (carol, False)],
+        pair.pk: [(alice, False), (bob, False)],
+    }
+    assert rooms.presence({}) == {}
+
+
+@pytest.mark.postgres
+def test_seen_lines_of_many_rooms_are_two_queries(django_assert_num_queries: Any) -> None:
+    alice, bob, carol = make_users("s_alice", "s_bob", "s_carol")
+    trio = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
+    pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    quiet = Room.objects.get(pk=rooms.create_room([bob, carol]))
+    rooms.send_message(trio, alice, "one")
+    rooms.send_message(trio, alice, "two")
+    rooms.send_message(pair, bob, "hi")
+    rooms.mark_read_many({(trio.pk, carol.pk): 2, (trio.pk, bob.pk): 1, (pair.pk, alice.pk): 1})
+    with django_assert_num_queries(2):
+        lines = rooms.seen_lines([trio.pk, pair.pk, quiet.pk, uuid.uuid4()])
+    # The sender is never among the readers of their own message; a gone room is left out.
+    assert lines == {
+        trio.pk: (2, [carol], alice.pk),
+        pair.pk: (1, [alice], bob.pk),
+        quiet.pk: (0, [], None),
+    }
+    assert rooms.seen_lines([]) == {}

@@ -8,8 +8,9 @@ next one and reads what it missed from the database.
 The work per message is the same whatever the room's size: one event to the room's
 group, rendered once (the message for the open room, and one room-list update that every
 member's page applies with its own read position). Announcements that a crowd would
-multiply are paced per room: "Seen by" and presence changes leave a process at most
-about once a second per room (:class:`~chatter.live.hub.Pacer`). Sync code (views,
+multiply are paced: "Seen by" and presence changes leave a process at most about once a
+second per room, and the reads and pings of all the rooms of a process are written in one
+statement per tick (:class:`~chatter.live.hub.Pacer`). Sync code (views,
 commands) announces after the transaction commits; consumers publish after their
 database call returned, i.e. after it committed.
 """
@@ -234,8 +235,10 @@ def announce_read(room: Room) -> None:
     """From sync code (opening the room page): "Seen by" and the readers' room lists."""
     if get_channel_layer() is None:
         return
-    last, readers, sender_id = rooms.seen_line(room)
-    announce([seen_event(room.pk, last, readers, sender_id, tenancy.current_schema())])
+    lines = rooms.seen_lines([room.pk])
+    if room.pk in lines:
+        last, readers, sender_id = lines[room.pk]
+        announce([seen_event(room.pk, last, readers, sender_id, tenancy.current_schema())])
 
 
 def announce_logout(user_id: Any, session_key: str | None) -> None:
@@ -255,61 +258,81 @@ def _hub() -> Hub | None:
 def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
     """A socket's user read ``room`` up to ``seq`` (None: the newest).
 
-    Reads are the most frequent frame (every visible page, after new messages): they are
-    batched per room (one database call for all readers of a quarter second) and what
-    they change is announced by the paced "Seen by" event, never one frame per read.
+    Reads are the most frequent frame (every visible page, after new messages): one
+    process gathers the reads of all its rooms for a quarter second into one database
+    statement, and what they change is announced by the paced "Seen by" event, never one
+    frame per read.
     """
     hub = _hub()
     if hub is None:
         return
-    hub.pacer("reads", READ_BATCH, _flush_reads).note((schema_name, room.pk), (user_id, seq))
+    hub.pacer("reads", READ_BATCH, _flush_reads).note(schema_name, (room.pk, user_id, seq))
 
 
 def still_here(schema_name: str, room: Room, user_id: Any) -> None:
-    """A socket's ping: its user still has ``room`` open (batched per room, once a second)."""
+    """A socket's ping: its user still has ``room`` open (all rooms' pings once a second)."""
     hub = _hub()
     if hub is not None:
-        hub.pacer("pings", PACE, _flush_pings).note((schema_name, room.pk), user_id)
+        hub.pacer("pings", PACE, _flush_pings).note(schema_name, (room.pk, user_id))
 
 
 def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
     """A member arrived in or left ``room``: paced, and only the members that changed."""
     hub = _hub()
     if hub is not None:
-        hub.pacer("presence", PACE, _flush_presence).note((schema_name, room.pk), user_id)
+        hub.pacer("presence", PACE, _flush_presence).note(schema_name, (room.pk, user_id))
+
+
+# Each flush is one database call for every room of a tenant that has something to say,
+# so the statements per second do not grow with the number of rooms a process serves.
+
+
+def _by_room(items: Iterable[tuple[Any, Any]]) -> dict[Any, set[Any]]:
+    grouped: dict[Any, set[Any]] = {}
+    for room_id, user_id in items:
+        grouped.setdefault(room_id, set()).add(user_id)
+    return grouped
 
 
 async def _flush_reads(key: Hashable, items: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
-    reads: dict[Any, int | None] = {}
-    for user_id, seq in items:
-        known = reads.get(user_id, 0)
-        reads[user_id] = None if seq is None or known is None else max(seq, known)
-    moved = await tenancy.in_schema(schema_name, rooms.mark_read_many, Room(pk=room_id), reads)
+    schema_name = str(key)
+    reads: dict[tuple[Any, Any], int | None] = {}
+    for room_id, user_id, seq in items:
+        known = reads.get((room_id, user_id), 0)
+        reads[room_id, user_id] = None if seq is None or known is None else max(seq, known)
+    moved = await tenancy.in_schema(schema_name, rooms.mark_read_many, reads)
     hub = _hub()
     if moved and hub is not None:
-        hub.pacer("seen", PACE, _flush_seen).note(key)
+        pacer = hub.pacer("seen", PACE, _flush_seen)
+        for room_id, _ in reads:
+            pacer.note(schema_name, room_id)
 
 
-async def _flush_pings(key: Hashable, user_ids: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
-    arrived = await tenancy.in_schema(schema_name, rooms.touch_many, Room(pk=room_id), user_ids)
+async def _flush_pings(key: Hashable, items: set[Any]) -> None:
+    schema_name = str(key)
+    arrived = await tenancy.in_schema(schema_name, rooms.touch_many, _by_room(items))
     hub = _hub()
     if arrived and hub is not None:
         pacer = hub.pacer("presence", PACE, _flush_presence)
-        for user_id in arrived:
-            pacer.note(key, user_id)
+        for room_id, user_ids in arrived.items():
+            for user_id in user_ids:
+                pacer.note(schema_name, (room_id, user_id))
 
 
-async def _flush_seen(key: Hashable, items: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
-    seen = await tenancy.in_schema(schema_name, rooms.seen_line, Room(pk=room_id))
-    last, readers, sender_id = seen
-    await publish([seen_event(room_id, last, readers, sender_id, schema_name)])
+async def _flush_seen(key: Hashable, room_ids: set[Any]) -> None:
+    schema_name = str(key)
+    lines = await tenancy.in_schema(schema_name, rooms.seen_lines, room_ids)
+    await publish(
+        [
+            seen_event(room_id, last, readers, sender_id, schema_name)
+            for room_id, (last, readers, sender_id) in lines.items()
+        ]
+    )
 
 
-async def _flush_presence(key: Hashable, user_ids: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
-    changes = await tenancy.in_schema(schema_name, rooms.presence, Room(pk=room_id), user_ids)
-    if changes:
-        await publish([presence_event(room_id, changes, schema_name)])
+async def _flush_presence(key: Hashable, items: set[Any]) -> None:
+    schema_name = str(key)
+    changes = await tenancy.in_schema(schema_name, rooms.presence, _by_room(items))
+    await publish(
+        [presence_event(room_id, found, schema_name) for room_id, found in changes.items()]
+    )
