@@ -55,7 +55,7 @@ def function(frame: str) -> str:
     return frame.rsplit(":", 1)[0] + ")" if ":" in frame else frame
 
 
-def summarize(raw: Path, seconds: float, top: int = 12) -> list[str]:
+def summarize(raw: Path, seconds: float, top: int = 12, gil: bool = False) -> list[str]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
@@ -77,8 +77,13 @@ def summarize(raw: Path, seconds: float, top: int = 12) -> list[str]:
         return ["(no samples)", ""]
     busy = total / (seconds * SAMPLE_RATE)
     out = [
-        f"{total} samples in {seconds:g} s (the main thread and the database thread were "
-        f"busy {busy:.0%} of the time, summed).",
+        f"{total} samples in {seconds:g} s ("
+        + (
+            f"a thread held the GIL {busy:.0%} of the time)."
+            if gil
+            else f"the main thread and the database thread were busy {busy:.0%} of the time, "
+            "summed)."
+        ),
         "",
         "| package (own time) | share |",
         "|---|---|",
@@ -99,9 +104,10 @@ def summarize(raw: Path, seconds: float, top: int = 12) -> list[str]:
 class ProfileBench(harness.Bench):
     """The harness, with py-spy attached to the first server of every step."""
 
-    def __init__(self, seconds: float, **kwargs: Any) -> None:
+    def __init__(self, seconds: float, gil: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seconds = seconds
+        self.gil = gil
         self.recorders: list[threading.Thread] = []
         self.raw: dict[str, Path] = {}
         self.phase: Path | None = None
@@ -153,6 +159,7 @@ class ProfileBench(harness.Bench):
                 f"{self.seconds:g}",
                 "--rate",
                 str(SAMPLE_RATE),
+                *(["--gil"] if self.gil else []),
                 "--nonblocking",
                 "--format",
                 "raw",
@@ -170,11 +177,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--systems", default="a,c,c-pubsub")
     parser.add_argument("--scenario", default="S2", choices=["S2", "S3"])
+    parser.add_argument(
+        "--gil", action="store_true", help="sample only the thread holding the GIL (CPU work)"
+    )
     args = parser.parse_args()
     procs.raise_fd_limit()
     plan = harness.Plan(s2_rates=(args.rate,), budgets=dict.fromkeys(harness.Plan().budgets, 999))
     systems = [s for s in args.systems.split(",") if s]
-    bench = ProfileBench(args.seconds, plan=plan, systems=systems, scenarios=[args.scenario])
+    bench = ProfileBench(
+        args.seconds, args.gil, plan=plan, systems=systems, scenarios=[args.scenario]
+    )
     summary = bench.run()
     if args.scenario == "S2":
         what, shape = f"S2 at {args.rate:g} sends/s", "One room of 200 sockets"
@@ -184,7 +196,8 @@ def main() -> None:
     lines = [
         f"# py-spy profiles of the server, {what}, {summary['date']}",
         "",
-        f"{shape}; `py-spy record --nonblocking --rate {SAMPLE_RATE}` on the "
+        f"{shape}; `py-spy record{' --gil' if args.gil else ''} --nonblocking "
+        f"--rate {SAMPLE_RATE}` on the "
         f"Daphne process for {args.seconds:g} s from the first send. Own time is where the "
         "samples' innermost frame was. Raw stacks: " + str(bench.logs),
         "",
@@ -193,7 +206,11 @@ def main() -> None:
         name = step["system"]
         lines += [f"## {name}: {summary['systems'][name]}", "", harness.progress(step), ""]
         raw = bench.raw.get(name)
-        lines += summarize(raw, args.seconds) if raw and raw.exists() else ["(no profile)", ""]
+        lines += (
+            summarize(raw, args.seconds, gil=args.gil)
+            if raw and raw.exists()
+            else ["(no profile)", ""]
+        )
     suffix = "" if args.scenario == "S2" else f"-{args.scenario.lower()}"
     out = harness.RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-profile{suffix}.md"
     out.write_text("\n".join(lines))
