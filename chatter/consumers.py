@@ -138,7 +138,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.registered = True
         room_id = self.scope["url_route"]["kwargs"].get("room_id")
         try:
-            status, room, room_ids, arrived = await self.db(_open, room_id, self.user)
+            status, room, room_ids = await self.db(_open, room_id, self.user)
         except Exception as exc:  # the database is down: not the client's fault
             log.warning("Chatter: a socket could not be opened (%r).", exc)
             await self.retry_later()
@@ -166,8 +166,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
         await self.accept()
         self.is_open = True
-        if arrived and room is not None:
-            live.presence_changed(self.schema_name, room, self.user.pk)
+        if room is not None:
+            # Active in the room from now: written with the pings of this second (one
+            # statement for every socket that opened meanwhile), announced if it is news.
+            live.still_here(self.schema_name, room, self.user.pk)
 
     async def retry_later(self) -> None:
         """Refuse the handshake itself: the browser sees 1006 and retries with backoff.
@@ -202,6 +204,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         group = self.room_group
         if hub is not None and group and any(_same_page(o, self) for o in hub.local(group)):
             return
+        live.gone(self.schema_name, self.room, self.user.pk)
         with contextlib.suppress(Exception):
             await self.db(rooms.leave, self.room, self.user)
             live.presence_changed(self.schema_name, self.room, self.user.pk)
@@ -480,17 +483,15 @@ async def _render(func: Any, *args: Any) -> str:
 # -- database work, each run wholly inside the socket's tenant ----------------------------
 
 
-def _open(room_id: Any, user: Any) -> tuple[int, Room | None, list[Any], bool]:
-    """The room (if a member), the ids of the user's rooms, and whether they just arrived."""
+def _open(room_id: Any, user: Any) -> tuple[int, Room | None, list[Any]]:
+    """The room (if a member) and the ids of the user's rooms."""
     room = None
     if room_id is not None:
         try:
             room = rooms.room_for_member(room_id, user)
         except Room.DoesNotExist:
-            return (FORBIDDEN if rooms.room_exists(room_id) else NOT_FOUND), None, [], False
-    room_ids = rooms.room_ids_for(user)
-    arrived = rooms.touch(room, user) if room is not None else False
-    return 0, room, room_ids, arrived
+            return (FORBIDDEN if rooms.room_exists(room_id) else NOT_FOUND), None, []
+    return 0, room, rooms.room_ids_for(user)
 
 
 def _send(

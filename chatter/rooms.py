@@ -473,16 +473,8 @@ def _presence_cutoff() -> Any:
     return timezone.now() - timedelta(seconds=conf.get("CHATTER_PRESENCE_TIMEOUT"))
 
 
-def touch(room: Room, user: Any) -> bool:
-    """Record that ``user`` has ``room`` open; True if they were not active in it before."""
-    cutoff = _presence_cutoff()
-    memberships = Membership.objects.filter(room=room, user=user)
-    was_active = memberships.filter(last_seen_at__gte=cutoff).exists()
-    return bool(memberships.update(last_seen_at=timezone.now())) and not was_active
-
-
 def touch_many(pairs: Mapping[Any, Iterable[Any]]) -> dict[Any, set[Any]]:
-    """:func:`touch` for many members of many rooms (``{room id: user ids}``) at once.
+    """Record that these members (``{room id: user ids}``) have their rooms open.
 
     Two statements for any number of rooms; returns, per room, the ids of the members who
     were not active in it before.

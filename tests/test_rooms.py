@@ -538,16 +538,16 @@ def test_touch_leave_and_active_ids(settings) -> None:
     alice, bob = make_user("p_alice"), make_user("p_bob")
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     assert rooms.active_ids(room) == set()
-    assert rooms.touch(room, alice) is True
-    assert rooms.touch(room, alice) is False  # already active: nothing to announce
+    assert rooms.touch_many({room.pk: [alice.pk]}) == {room.pk: {alice.pk}}
+    assert rooms.touch_many({room.pk: [alice.pk]}) == {}  # already active: nothing to say
     assert rooms.active_ids(room) == {alice.pk}
     room.memberships.filter(user=alice).update(last_seen_at=timezone.now() - timedelta(seconds=31))
     assert rooms.active_ids(room) == set()
-    assert rooms.touch(room, alice) is True
+    assert rooms.touch_many({room.pk: [alice.pk]}) == {room.pk: {alice.pk}}
     rooms.leave(room, alice)
     assert rooms.active_ids(room) == set()
     outsider = make_user("p_carol")
-    assert rooms.touch(room, outsider) is False  # no membership row: nothing is written
+    assert rooms.touch_many({room.pk: [outsider.pk]}) == {}  # no membership: nothing written
     assert rooms.active_ids(room) == set()
 
 
@@ -609,7 +609,7 @@ def test_presence_of_many_rooms_is_one_query(django_assert_num_queries: Any, set
     alice, bob, carol = make_users("p_alice", "p_bob", "p_carol")
     trio = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
     pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    rooms.touch(trio, bob)
+    rooms.touch_many({trio.pk: [bob.pk]})
     with django_assert_num_queries(1):
         found = rooms.presence({trio.pk: [bob.pk, carol.pk], pair.pk: [bob.pk, alice.pk]})
     assert found == {

@@ -40,6 +40,7 @@ __all__ = [
     "announce_message",
     "announce_read",
     "announce_room",
+    "gone",
     "hub_for",
     "presence_changed",
     "publish",
@@ -274,6 +275,14 @@ def still_here(schema_name: str, room: Room, user_id: Any) -> None:
     hub = _hub()
     if hub is not None:
         hub.pacer("pings", PACE, _flush_pings).note(schema_name, (room.pk, user_id))
+
+
+def gone(schema_name: str, room: Room, user_id: Any) -> None:
+    """The user's last socket on ``room`` in this process closed: a ping of theirs not yet
+    written must not mark them active again after they left."""
+    hub = _hub()
+    if hub is not None:
+        hub.pacer("pings", PACE, _flush_pings).discard(schema_name, (room.pk, user_id))
 
 
 def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:

@@ -75,6 +75,12 @@ class Pacer:
         delay = max(0.0, self.last.get(key, -self.interval) + self.interval - loop.time())
         self.timers[key] = loop.call_later(delay, self._fire, key)
 
+    def discard(self, key: Hashable, item: Any) -> None:
+        """Forget a note not flushed yet (it no longer holds)."""
+        items = self.pending.get(key)
+        if items is not None:
+            items.discard(item)
+
     def _fire(self, key: Hashable) -> None:
         del self.timers[key]
         items = self.pending.pop(key, set())
