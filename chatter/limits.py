@@ -17,14 +17,18 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
 
 from chatter import conf, tenancy
+
+if TYPE_CHECKING:  # redis is imported only where the channel layer is channels-redis
+    import redis
+    from redis import asyncio as aioredis
 
 log = logging.getLogger("chatter.limits")
 
@@ -129,7 +133,7 @@ def _pool_kwargs(host: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "plain", host
 
 
-def _sync_client(host: dict[str, Any]) -> Any:
+def _sync_client(host: dict[str, Any]) -> redis.Redis:
     import redis
 
     kind, kwargs = _pool_kwargs(host)
@@ -147,7 +151,7 @@ def _sync_client(host: dict[str, Any]) -> Any:
     return redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
 
 
-def _async_client(host: dict[str, Any]) -> Any:
+def _async_client(host: dict[str, Any]) -> aioredis.Redis:
     from redis import asyncio as aioredis
 
     kind, kwargs = _pool_kwargs(host)
@@ -165,20 +169,20 @@ def _async_client(host: dict[str, Any]) -> Any:
     return aioredis.Redis(connection_pool=aioredis.ConnectionPool(**kwargs))
 
 
-_sync_clients: dict[str, Any] = {}
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
+_sync_clients: dict[str, redis.Redis] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _sync_redis(host: dict[str, Any]) -> Any:
+def _sync_redis(host: dict[str, Any]) -> redis.Redis:
     key = repr(sorted(host.items()))
     if key not in _sync_clients:
         _sync_clients[key] = _sync_client(host)
     return _sync_clients[key]
 
 
-def _async_redis(host: dict[str, Any]) -> Any:
+def _async_redis(host: dict[str, Any]) -> aioredis.Redis:
     """One client per event loop and host (redis.asyncio connections belong to a loop)."""
     loop = asyncio.get_running_loop()
     clients = _async_clients.setdefault(loop, {})
@@ -207,14 +211,14 @@ def _gate() -> asyncio.Semaphore:
     return gate()
 
 
-def _key(kind: str, schema_name: str, user_id: Any) -> str:
+def _key(kind: str, schema_name: str, user_id: Hashable) -> str:
     return f"{tenancy.group_prefix(schema_name)}:limit:{kind}:{user_id}"
 
 
 # -- per-user counters ---------------------------------------------------------------------
 
 
-def hit(kind: str, user_id: Any, schema_name: str | None = None) -> bool:
+def hit(kind: str, user_id: Hashable, schema_name: str | None = None) -> bool:
     """Count one ``kind`` action of a user (sync); False when it is over the limit."""
     limit = frame_limit(kind)
     if limit.off:
@@ -232,7 +236,7 @@ def hit(kind: str, user_id: Any, schema_name: str | None = None) -> bool:
     return _cache_hit(key, limit) <= limit.count
 
 
-async def ahit(kind: str, user_id: Any, schema_name: str) -> bool:
+async def ahit(kind: str, user_id: Hashable, schema_name: str) -> bool:
     """Count one ``kind`` action of a user (async); False when it is over the limit."""
     limit = frame_limit(kind)
     if limit.off:
@@ -274,7 +278,7 @@ def socket_lifetime() -> float:
     return float(conf.get("CHATTER_PRESENCE_TIMEOUT"))
 
 
-async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
+async def open_socket(user_id: Hashable, schema_name: str, socket_id: str) -> bool:
     """Register an open socket of a user; False if they already have the most allowed."""
     cap = conf.get("CHATTER_MAX_SOCKETS_PER_USER")
     key = _key("sockets", schema_name, user_id)
@@ -296,7 +300,7 @@ async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
     return True
 
 
-async def refresh_socket(user_id: Any, schema_name: str, socket_id: str) -> None:
+async def refresh_socket(user_id: Hashable, schema_name: str, socket_id: str) -> None:
     """Keep a socket counted (its entry expires ``socket_lifetime()`` after this)."""
     key = _key("sockets", schema_name, user_id)
     expires = _now() + socket_lifetime()
@@ -311,7 +315,7 @@ async def refresh_socket(user_id: Any, schema_name: str, socket_id: str) -> None
         sockets[socket_id] = expires
 
 
-async def close_socket(user_id: Any, schema_name: str, socket_id: str) -> None:
+async def close_socket(user_id: Hashable, schema_name: str, socket_id: str) -> None:
     """Forget a closed socket."""
     key = _key("sockets", schema_name, user_id)
     host = redis_host()

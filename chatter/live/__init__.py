@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -31,6 +31,7 @@ from django.db import transaction
 from chatter import frames, rooms, tenancy
 from chatter.live.hub import Hub, gate, hub_for
 from chatter.models import Message, Room
+from chatter.types import RoomId, User, UserId
 
 __all__ = [
     "Event",
@@ -52,6 +53,11 @@ log = logging.getLogger("chatter.live")
 PACE = 1.0
 #: Seconds over which one process gathers the reads of a room into one database call.
 READ_BATCH = 0.25
+
+#: What the pacers gather per room: (schema name, room id).
+RoomKey = tuple[str, uuid.UUID]
+#: A read noted for a room: (user id, up to which sequence; None: the newest).
+ReadItem = tuple[UserId, int | None]
 
 
 @dataclass
@@ -81,7 +87,7 @@ def message_event(message: Message, schema_name: str = "") -> Event:
     )
 
 
-def room_event(room_id: uuid.UUID, member_ids: Iterable[Any], schema_name: str = "") -> Event:
+def room_event(room_id: uuid.UUID, member_ids: Iterable[UserId], schema_name: str = "") -> Event:
     """A new room: the open room lists of its members fetch its entry."""
     return _event(
         tenancy.rooms_group(schema_name),
@@ -93,7 +99,11 @@ def room_event(room_id: uuid.UUID, member_ids: Iterable[Any], schema_name: str =
 
 
 def seen_event(
-    room_id: uuid.UUID, seq: int, readers: list[Any], sender_id: Any = None, schema_name: str = ""
+    room_id: uuid.UUID,
+    seq: int,
+    readers: list[User],
+    sender_id: UserId | None = None,
+    schema_name: str = "",
 ) -> Event:
     """Who has read the room's last message: the "Seen by" line for the open room, and for
     room lists the read position of those readers (each page updates its own badge)."""
@@ -107,25 +117,27 @@ def seen_event(
     )
 
 
-def presence_event(room_id: Any, changes: list[tuple[Any, bool]], schema_name: str = "") -> Event:
+def presence_event(
+    room_id: RoomId, changes: list[tuple[User, bool]], schema_name: str = ""
+) -> Event:
     """Members that became active or inactive in the room."""
     group = tenancy.room_group(schema_name, room_id)
     return _event(group, "chatter.frame", html=frames.presence(changes))
 
 
-def typing_event(room_id: Any, user: Any, schema_name: str = "") -> Event:
+def typing_event(room_id: RoomId, user: User, schema_name: str = "") -> Event:
     """ "<name> is typing…" for the room's other members."""
     group = tenancy.room_group(schema_name, room_id)
     return _event(group, "chatter.frame", html=frames.typing(user), skip=str(user.pk))
 
 
-def logout_event(user_id: Any, session_key: str, schema_name: str = "") -> Event:
+def logout_event(user_id: UserId, session_key: str, schema_name: str = "") -> Event:
     """Close the sockets opened with this session."""
     group = tenancy.user_group(schema_name, user_id)
     return _event(group, "chatter.logout", session=session_key)
 
 
-def doorbell_event(room_id: Any, seq: int, schema_name: str = "") -> Event:
+def doorbell_event(room_id: RoomId, seq: int, schema_name: str = "") -> Event:
     """The room has messages up to ``seq``: sockets that lack some read them."""
     return _event(tenancy.room_group(schema_name, room_id), "chatter.doorbell", seq=seq)
 
@@ -224,7 +236,7 @@ def announce_message(message: Message) -> None:
         announce([message_event(message, tenancy.current_schema())])
 
 
-def announce_room(room_id: uuid.UUID, member_ids: Iterable[Any]) -> None:
+def announce_room(room_id: uuid.UUID, member_ids: Iterable[UserId]) -> None:
     """From sync code: show a new room in its members' open room lists."""
     if get_channel_layer() is not None:
         announce([room_event(room_id, member_ids, tenancy.current_schema())])
@@ -238,7 +250,7 @@ def announce_read(room: Room) -> None:
     announce([seen_event(room.pk, last, readers, sender_id, tenancy.current_schema())])
 
 
-def announce_logout(user_id: Any, session_key: str | None) -> None:
+def announce_logout(user_id: UserId, session_key: str | None) -> None:
     """From sync code: close the sockets that were opened with this session."""
     if session_key:
         announce([logout_event(user_id, session_key, tenancy.current_schema())])
@@ -252,7 +264,7 @@ def _hub() -> Hub | None:
     return hub_for(layer) if layer is not None else None
 
 
-def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
+def read(schema_name: str, room: Room, user_id: UserId, seq: int | None) -> None:
     """A socket's user read ``room`` up to ``seq`` (None: the newest).
 
     Reads are the most frequent frame (every visible page, after new messages): they are
@@ -265,23 +277,23 @@ def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
     hub.pacer("reads", READ_BATCH, _flush_reads).note((schema_name, room.pk), (user_id, seq))
 
 
-def still_here(schema_name: str, room: Room, user_id: Any) -> None:
+def still_here(schema_name: str, room: Room, user_id: UserId) -> None:
     """A socket's ping: its user still has ``room`` open (batched per room, once a second)."""
     hub = _hub()
     if hub is not None:
         hub.pacer("pings", PACE, _flush_pings).note((schema_name, room.pk), user_id)
 
 
-def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
+def presence_changed(schema_name: str, room: Room, user_id: UserId) -> None:
     """A member arrived in or left ``room``: paced, and only the members that changed."""
     hub = _hub()
     if hub is not None:
         hub.pacer("presence", PACE, _flush_presence).note((schema_name, room.pk), user_id)
 
 
-async def _flush_reads(key: Hashable, items: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
-    reads: dict[Any, int | None] = {}
+async def _flush_reads(key: RoomKey, items: set[ReadItem]) -> None:
+    schema_name, room_id = key
+    reads: dict[UserId, int | None] = {}
     for user_id, seq in items:
         known = reads.get(user_id, 0)
         reads[user_id] = None if seq is None or known is None else max(seq, known)
@@ -291,8 +303,8 @@ async def _flush_reads(key: Hashable, items: set[Any]) -> None:
         hub.pacer("seen", PACE, _flush_seen).note(key)
 
 
-async def _flush_pings(key: Hashable, user_ids: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
+async def _flush_pings(key: RoomKey, user_ids: set[UserId]) -> None:
+    schema_name, room_id = key
     arrived = await tenancy.in_schema(schema_name, rooms.touch_many, Room(pk=room_id), user_ids)
     hub = _hub()
     if arrived and hub is not None:
@@ -301,15 +313,15 @@ async def _flush_pings(key: Hashable, user_ids: set[Any]) -> None:
             pacer.note(key, user_id)
 
 
-async def _flush_seen(key: Hashable, items: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
+async def _flush_seen(key: RoomKey, items: set[None]) -> None:
+    schema_name, room_id = key
     seen = await tenancy.in_schema(schema_name, rooms.seen_line, Room(pk=room_id))
     last, readers, sender_id = seen
     await publish([seen_event(room_id, last, readers, sender_id, schema_name)])
 
 
-async def _flush_presence(key: Hashable, user_ids: set[Any]) -> None:
-    schema_name, room_id = key  # type: ignore[misc]
+async def _flush_presence(key: RoomKey, user_ids: set[UserId]) -> None:
+    schema_name, room_id = key
     changes = await tenancy.in_schema(schema_name, rooms.presence, Room(pk=room_id), user_ids)
     if changes:
         await publish([presence_event(room_id, changes, schema_name)])
