@@ -15,9 +15,11 @@ export CHATTER_TEST_PG := $(PG_SERVER)
 export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
 export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
-.PHONY: demo demo-tenants test lint typecheck unit pg tenants browser docs bench bench-profile \
-	bench-latency clean
-PYTEST := $(PY) -m pytest
+.PHONY: demo demo-tenants test lint typecheck unit pg tenants browser docs coverage-erase coverage \
+	bench bench-profile bench-latency clean
+# Every pytest stage runs under coverage; `make coverage` combines them (and the Daphne and
+# manage.py processes they start) and enforces the floor of pyproject.toml.
+PYTEST := $(PY) -m coverage run -m pytest
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +65,15 @@ browser: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
-test: lint typecheck unit pg tenants browser docs
+coverage-erase: $(VENV)/.installed
+	$(PY) -m coverage erase
+
+# Branch coverage of all the stages together; the floor is fail_under in pyproject.toml.
+coverage: $(VENV)/.installed
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
+
+test: lint typecheck coverage-erase unit pg tenants browser docs coverage
 
 # The load harness of issue 8 (bench/README.md): QUICK=1 for a short run, BENCH=S2,S6 for
 # some scenarios, SYSTEMS=a,c for some systems. Needs redis-server and taskset.
@@ -83,4 +93,4 @@ bench-latency: $(VENV)/.installed
 	$(PY) bench/latency.py
 
 clean:
-	rm -rf $(VENV) docs/_build example/db.sqlite3 build *.egg-info .mypy_cache
+	rm -rf $(VENV) docs/_build example/db.sqlite3 build *.egg-info .coverage .coverage.* .mypy_cache
