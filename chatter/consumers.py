@@ -62,6 +62,7 @@ Item = tuple[str, Any]
 class ChatConsumer(AsyncWebsocketConsumer):
     """One socket of one user, on one room page (``room_id``) or on the room list (none)."""
 
+    user: User  # set by connect() once the scope's user is known to be logged in
     room: Room | None = None
     room_group: str | None = None
     last_sent: int | None = None
@@ -72,8 +73,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     resent_at = -RESEND_INTERVAL
 
     # -- plumbing -------------------------------------------------------------------------
-
-    user: User
 
     async def __call__(
         self, scope: _ChannelScope, receive: ASGIReceiveCallable, send: ASGISendCallable
