@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from chatter import rooms
+from chatter import live, rooms
 from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN, TOO_MANY_SOCKETS
 from chatter.models import Message, Room
 from chatter.routing import websocket_urlpatterns
@@ -242,6 +242,39 @@ async def test_dropped_doorbell_is_filled_from_the_database(pair):
     assert seqs(got) == [1, 2, 3, 4]
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_a_doorbell_brings_a_socket_up_to_the_rooms_newest_message(pair):
+    """What a publish that failed rings later: the socket reads what it lacks, in order."""
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+    await quiet(b)
+
+    def silent() -> None:
+        for i in range(3):
+            rooms.send_message(room, alice, f"silent {i}")
+
+    await sync_to_async(silent)()
+    await quiet(b)
+    await live.publish([live.doorbell_event(room.pk, 3)])
+    got = "".join(await frames_until(b, lambda t: "chatter-msg-3" in t))
+    assert seqs(got) == [1, 2, 3]
+    await live.publish([live.doorbell_event(room.pk, 2)])  # nothing it lacks
+    await quiet(b)
+    await b.disconnect()
+
+
+async def test_without_a_channel_layer_a_socket_still_gets_its_own_answers(pair, settings):
+    """No CHANNEL_LAYERS: the socket opens, stores and confirms its sends, joins no hub."""
+    settings.CHANNEL_LAYERS = {}
+    alice, _bob, room = pair
+    a = await open_room(alice, room)
+    client_id = str(uuid.uuid4())
+    await a.send_json_to({"text": "hello", "client_id": client_id})
+    got = "".join(await frames_until(a, lambda t: client_id in t))
+    assert client_id in got
+    assert await sync_to_async(Message.objects.filter(room=room, text="hello").count)() == 1
+    await a.disconnect()
 
 
 async def test_room_list_and_unread_reach_the_other_member(pair):
@@ -521,3 +554,146 @@ async def test_a_socket_opened_while_redis_is_down_is_refused_so_the_page_retrie
         f"/ws/chatter/{room.pk}/", await sync_to_async(cookie_for)(alice)
     )
     assert not accepted
+
+
+# -- events as the hub hands them to a socket ----------------------------------------------
+
+
+async def deliver(event: live.Event) -> None:
+    """Hand ``event`` to this process's sockets, as the hub does with what the layer brings."""
+    from channels.layers import get_channel_layer
+
+    from chatter.live.hub import hub_for
+
+    await hub_for(get_channel_layer()).deliver_locally(event.payload)
+
+
+def message_event(room: Room, seq: int) -> live.Event:
+    return live.message_event(Message.objects.select_related("sender").get(room=room, seq=seq))
+
+
+async def test_an_event_of_a_message_already_shown_only_updates_the_room_list(pair):
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    await a.send_json_to({"text": "once", "client_id": str(uuid.uuid4())})
+    await frames_until(a, lambda t: "chatter-msg-1" in t)
+    await drain(a)
+    await deliver(await sync_to_async(message_event)(room, 1))  # a late duplicate
+    got = "".join(await drain(a))
+    assert seqs(got) == [] and f'data-room="{room.pk.hex}" data-seq="1"' in got
+    await a.disconnect()
+
+
+async def test_before_its_resume_a_page_gets_room_list_updates_only(pair):
+    """The resume reads the message; the event alone must not show it out of order."""
+    alice, bob, room = pair
+    cookie = await sync_to_async(cookie_for)(bob)
+    b, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
+    assert accepted
+    await drain(b)
+    await sync_to_async(rooms.send_message)(room, alice, "early")
+    await deliver(await sync_to_async(message_event)(room, 1))
+    got = "".join(await drain(b))
+    assert seqs(got) == [] and f'data-room="{room.pk.hex}" data-seq="1"' in got
+    await deliver(live.doorbell_event(room.pk, 1))  # left to the resume too
+    await quiet(b)
+    await b.send_json_to({"type": "resume", "after": 0})
+    assert seqs(await b.receive_from(timeout=2)) == [1]
+    await b.disconnect()
+
+
+async def test_a_logout_of_another_session_leaves_the_socket_open(pair):
+    alice, _, room = pair
+    a = await open_room(alice, room)
+    await deliver(live.logout_event(alice.pk, "another-session-of-alice"))
+    await quiet(a)
+    await a.send_json_to({"text": "still here", "client_id": str(uuid.uuid4())})
+    await frames_until(a, lambda t: "chatter-msg-1" in t)
+    await a.disconnect()
+
+
+async def test_a_room_announced_twice_is_listed_and_joined_once(pair):
+    alice, bob, _ = pair
+    cookie = await sync_to_async(cookie_for)(bob)
+    lobby, accepted, _ = await connect("/ws/chatter/", cookie)
+    assert accepted
+    carol = await sync_to_async(make_user)("carol")
+    room_id = await sync_to_async(rooms.create_room)([bob, carol])  # announced once
+    await frames_until(lobby, lambda t: room_id.hex in t)
+    await deliver(await sync_to_async(live.room_event)(room_id, [bob.pk, carol.pk]))
+    assert room_id.hex in await lobby.receive_from(timeout=2)
+    await deliver(await sync_to_async(live.room_event)(room_id, [alice.pk]))  # not bob's
+    await quiet(lobby)
+    room = await sync_to_async(Room.objects.get)(pk=room_id)
+    await sync_to_async(rooms.send_message)(room, carol, "hi bob")
+    await deliver(await sync_to_async(message_event)(room, 1))
+    got = await drain(lobby)
+    assert len(got) == 1 and f'data-room="{room_id.hex}" data-seq="1"' in got[0]
+    await lobby.disconnect()
+
+
+async def test_a_broken_event_is_logged_and_the_socket_catches_up_after_it(pair, caplog):
+    _alice, bob, _room = pair
+    cookie = await sync_to_async(cookie_for)(bob)
+    lobby, accepted, _ = await connect("/ws/chatter/", cookie)
+    assert accepted
+    broken = live.room_event(uuid.uuid4(), [bob.pk])
+    broken.payload["room"] = "not a room id"
+    await deliver(broken)
+    await quiet(lobby)
+    assert "catching a socket up failed" in caplog.text
+    carol = await sync_to_async(make_user)("carol")
+    room_id = await sync_to_async(rooms.create_room)([bob, carol])
+    await frames_until(lobby, lambda t: room_id.hex in t)
+    await lobby.disconnect()
+
+
+async def test_a_resume_over_deleted_messages_sends_nothing(pair):
+    alice, _, room = pair
+
+    def fill() -> None:
+        for i in range(3):
+            rooms.send_message(room, alice, f"m{i}")
+
+    await sync_to_async(fill)()
+    a = await open_room(alice, room)
+    await frames_until(a, lambda t: "chatter-msg-3" in t)
+    await sync_to_async(Message.objects.filter(room=room, seq__gt=1).delete)()
+    await a.send_json_to({"type": "resume", "after": 1})  # the page lacks 2 and 3
+    await quiet(a)
+    await a.disconnect()
+
+
+async def test_a_doorbell_far_ahead_asks_the_page_to_reload(pair):
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+    await quiet(b)
+    await sync_to_async(fill_room)(room, 1200, sender=alice)
+    await deliver(live.doorbell_event(room.pk, 1200))
+    assert 'data-kind="stale"' in await b.receive_from(timeout=5)
+    await deliver(live.doorbell_event(room.pk, 1200))  # stale: nothing more is sent
+    await quiet(b)
+    await b.disconnect()
+
+
+async def test_a_doorbell_past_deleted_messages_does_not_stall_the_socket(pair):
+    """A hole (deleted messages) is skipped: the next message still comes at once."""
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+    await quiet(b)
+
+    def silent() -> None:
+        for i in range(3):
+            rooms.send_message(room, alice, f"silent {i}")
+        Message.objects.filter(room=room, seq__gt=1).delete()
+
+    await sync_to_async(silent)()
+    await deliver(live.doorbell_event(room.pk, 3))
+    assert seqs("".join(await frames_until(b, lambda t: "chatter-msg-1" in t))) == [1]
+    await quiet(b)
+    a = await open_room(alice, room, after=3)
+    await a.send_json_to({"text": "after the hole", "client_id": str(uuid.uuid4())})
+    got = "".join(await frames_until(b, lambda t: "chatter-msg-4" in t))
+    assert seqs(got) == [4]
+    await a.disconnect()
+    await b.disconnect()

@@ -587,3 +587,17 @@ def test_touch_many_marks_members_active_and_names_the_arrivals(
     assert arrived == {users[2].pk, users[3].pk}  # the lapsed and the new, not the active
     assert rooms.active_ids(room) == {u.pk for u in users[:4]}
     assert rooms.touch_many(room, []) == set()
+
+
+def test_a_room_deleted_meanwhile_takes_no_message_and_no_read(
+    room: Room, alice: Any, bob: Any
+) -> None:
+    """A page still open on a room that was deleted (in the admin, by a cascade)."""
+    rooms.send_message(room, alice, "before")
+    Room.objects.filter(pk=room.pk).delete()
+    with pytest.raises(rooms.MessageRefused, match="no longer exists") as refused:
+        rooms.send_message(room, alice, "after")
+    assert refused.value.code == "not_found"
+    assert not Message.objects.filter(text="after").exists()
+    assert rooms.mark_read(room, bob) is None
+    assert rooms.mark_read_many(room, {bob.pk: None, alice.pk: 1}) == 0
