@@ -15,7 +15,11 @@ export CHATTER_TEST_PG := $(PG_SERVER)
 export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
 export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
-.PHONY: demo demo-tenants test lint unit pg tenants docs bench bench-profile bench-latency clean
+.PHONY: demo demo-tenants test lint typecheck unit pg tenants browser docs coverage-erase coverage \
+	bench bench-profile bench-latency clean
+# Every pytest stage runs under coverage; `make coverage` combines them (and the Daphne and
+# manage.py processes they start) and enforces the floor of pyproject.toml.
+PYTEST := $(PY) -m coverage run -m pytest
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,26 +42,38 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check chatter tests example bench
 
+# mypy --strict on the package, with the Django plugin (tests.settings imports the demo's).
+typecheck: $(VENV)/.installed
+	PYTHONPATH=.:example $(VENV)/bin/mypy
+
 # Fast suite on SQLite + in-memory channel layer; PostgreSQL-only tests are skipped there.
 unit: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not browser" --ignore=tests/tenants
+	$(PYTEST) -q -m "not browser" --ignore=tests/tenants
 
 # The tests that need the real PostgreSQL server (concurrency) and the real Redis server.
 pg: $(VENV)/.installed
-	CHATTER_DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -m "postgres or redis" --ignore=tests/tenants
+	CHATTER_DATABASE_URL=$(PG_URL) $(PYTEST) -q -m "postgres or redis" --ignore=tests/tenants
 
 # django-tenants on PostgreSQL, with real schemas created once per session.
 tenants: $(VENV)/.installed
-	CHATTER_DATABASE_URL=$(PG_URL)_tenants $(PY) -m pytest -q tests/tenants \
+	CHATTER_DATABASE_URL=$(PG_URL)_tenants $(PYTEST) -q tests/tenants \
 		--ds=tests.settings_tenants
 
 browser: $(VENV)/.installed
-	$(PY) -m pytest -q -m browser --ignore=tests/tenants
+	$(PYTEST) -q -m browser --ignore=tests/tenants
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
-test: lint unit pg tenants browser docs
+coverage-erase: $(VENV)/.installed
+	$(PY) -m coverage erase
+
+# Branch coverage of all the stages together; the floor is fail_under in pyproject.toml.
+coverage: $(VENV)/.installed
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
+
+test: lint typecheck coverage-erase unit pg tenants browser docs coverage
 
 # The load harness of issue 8 (bench/README.md): QUICK=1 for a short run, BENCH=S2,S6 for
 # some scenarios, SYSTEMS=a,c for some systems. Needs redis-server and taskset.
@@ -77,4 +93,4 @@ bench-latency: $(VENV)/.installed
 	$(PY) bench/latency.py
 
 clean:
-	rm -rf $(VENV) docs/_build example/db.sqlite3 build *.egg-info
+	rm -rf $(VENV) docs/_build example/db.sqlite3 build *.egg-info .coverage .coverage.* .mypy_cache

@@ -8,7 +8,7 @@ lets staff rename rooms and edit message text, but does not add either or change
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -19,11 +19,22 @@ from django.utils.translation import gettext_lazy as _
 
 from chatter import rooms
 from chatter.models import Membership, Message, Room
+from chatter.types import User
+
+if TYPE_CHECKING:
+    # django-stubs makes the admin classes generic in their models; Django's own classes
+    # cannot be subscripted at run time.
+    _MembershipInline = admin.TabularInline[Membership, Room]
+    _RoomAdmin = admin.ModelAdmin[Room]
+    _MessageAdmin = admin.ModelAdmin[Message]
+else:
+    _MembershipInline = admin.TabularInline
+    _RoomAdmin = _MessageAdmin = admin.ModelAdmin
 
 _USERNAME = get_user_model().USERNAME_FIELD
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(_MembershipInline):
     """The room's members and how far each has read; read-only (members define the room)."""
 
     model = Membership
@@ -33,7 +44,7 @@ class MembershipInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Room | None = None) -> bool:
         """Members are fixed when the room is created."""
         return False
 
@@ -43,7 +54,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(_RoomAdmin):
     """Rooms, most recent activity first."""
 
     list_display = ("title", "member_list", "updated_at", "created_at")
@@ -94,12 +105,12 @@ class RoomAdmin(admin.ModelAdmin):
         return ", ".join(user.get_username() for user in self._users(room))
 
     @staticmethod
-    def _users(room: Room) -> list[Any]:
+    def _users(room: Room) -> list[User]:
         return [membership.user for membership in room.memberships.all()]
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(_MessageAdmin):
     """Messages, newest first; staff may edit a message's text (moderation)."""
 
     list_display = ("short_text", "room", "seq", "sender", "created_at")

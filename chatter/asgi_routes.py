@@ -12,7 +12,6 @@ say nothing rather than something false.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from channels.auth import AuthMiddleware
 from channels.routing import ProtocolTypeRouter, URLRouter
@@ -20,6 +19,7 @@ from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.handlers.asgi import ASGIHandler
+from django.urls import URLPattern
 
 from chatter.origin import SameHostOriginValidator
 from chatter.utils import MTAuthMiddleware, MTSchemaMiddleware
@@ -51,8 +51,8 @@ class Route:
     one this module knows, so it may answer, refuse or re-route on its own.
     """
 
-    layers: list[Any] = field(default_factory=list)
-    end: Any = None
+    layers: list[object] = field(default_factory=list)
+    end: object = None
     certain: bool = True
 
     def has(self, kind: type | tuple[type, ...]) -> bool:
@@ -70,17 +70,15 @@ class _NoMatch(Exception):
     """A nested URLRouter matched nothing: the outer router tries its next route."""
 
 
-def follow(application: Any, scope_type: str, path: str) -> Route:
+def follow(application: object, scope_type: str, path: str) -> Route:
     """The route a ``scope_type`` ("http", "websocket") request for ``path`` takes."""
     route = Route()
-    try:
-        _walk(application, scope_type, path.lstrip("/"), route, nested=False)
-    except _NoMatch:
-        route.end = None
+    # Not nested: no _NoMatch comes out (a nested router's is caught by the router above it).
+    _walk(application, scope_type, path.lstrip("/"), route, nested=False)
     return route
 
 
-def _walk(app: Any, scope_type: str, path: str, route: Route, nested: bool) -> None:
+def _walk(app: object, scope_type: str, path: str, route: Route, nested: bool) -> None:
     for _ in range(_MAX_DEPTH):
         if isinstance(app, ProtocolTypeRouter):
             route.layers.append(app)
@@ -109,7 +107,10 @@ def _walk(app: Any, scope_type: str, path: str, route: Route, nested: bool) -> N
 
 def _route(router: URLRouter, scope_type: str, path: str, route: Route, nested: bool) -> None:
     """Follow the first of the router's routes that matches, as ``URLRouter`` does."""
-    for url_pattern in router.routes:
+    # types-channels counts URLRouters among a router's routes; channels reads the pattern
+    # and callback of each, and path() (or re_path()) made every one of them.
+    routes: list[URLPattern] = router.routes  # type: ignore[assignment]
+    for url_pattern in routes:
         match = url_pattern.pattern.match(path)
         if not match:
             continue
@@ -126,9 +127,9 @@ def _route(router: URLRouter, scope_type: str, path: str, route: Route, nested: 
     route.end = None
 
 
-def _inner(app: Any) -> Any | None:
+def _inner(app: object) -> object | None:
     for name in INNER_ATTRIBUTES:
-        inner = getattr(app, name, None)
+        inner: object = getattr(app, name, None)
         if inner is not None and callable(inner):
             return inner
     return None

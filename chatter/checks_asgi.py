@@ -133,9 +133,9 @@ def _chatter_consumer(path: str) -> type | None:
 
     import chatter.routing
 
-    return follow(
-        URLRouter(list(chatter.routing.websocket_urlpatterns)), "websocket", path
-    ).consumer_class
+    # types-channels wants routes of a type of its own, which no path() call returns.
+    routes = list(chatter.routing.websocket_urlpatterns)
+    return follow(URLRouter(routes), "websocket", path).consumer_class  # type: ignore[arg-type]
 
 
 def _unrouted(route: Route, path: str) -> CheckMessage:

@@ -14,9 +14,11 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -27,6 +29,10 @@ from django.utils import translation
 from chatter import conf, frames, language, limits, live, protocol, rooms, tenancy
 from chatter.live.hub import Hub
 from chatter.models import Message, Room
+from chatter.types import User
+
+if TYPE_CHECKING:
+    from channels.consumer import _ChannelScope
 
 log = logging.getLogger("chatter.live")
 
@@ -47,10 +53,16 @@ RESEND_INTERVAL = 10.0
 #: Frame kinds with a per-user (and per-socket) limit besides "send".
 LIMITED = ("resume", "read", "typing", "ping")
 
+T = TypeVar("T")
+#: What a socket's slow path works through, in order: ("resume", after), ("event", event),
+#: ("upto", seq or None), ("room", event).
+Item = tuple[str, Any]
+
 
 class ChatConsumer(AsyncWebsocketConsumer):
     """One socket of one user, on one room page (``room_id``) or on the room list (none)."""
 
+    user: User  # set by connect() once the scope's user is known to be logged in
     room: Room | None = None
     room_group: str | None = None
     last_sent: int | None = None
@@ -62,7 +74,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(
+        self, scope: _ChannelScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         """As channels' ``AsyncConsumer``, but without a channel of its own.
 
         Events come from the process's hub, which reads one channel for every socket of
@@ -70,12 +84,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         per recipient.
         """
         self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        # types-channels declares channel_layer without None: channels sets None when no
+        # layer is configured, and connect() checks for it.
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)  # type: ignore[assignment]
         self.base_send = send
         # The socket's own answers speak its page's language (shared frames have no words).
         self.language = language.of_scope(scope)
         with translation.override(self.language), contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive], self.dispatch)
+            # types-channels types the receive callables as returning a receive callable;
+            # they return the event, which is what channels passes to dispatch.
+            await await_many_dispatch([receive], self.dispatch)  # type: ignore[list-item]
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler of a websocket message (connections are checked in in_schema)."""
@@ -84,7 +102,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    async def db(self, func: Any, *args: Any) -> Any:
+    async def db(self, func: Callable[..., T], *args: Any) -> T:
         """Run ``func`` on the database thread, wholly inside this socket's tenant."""
         return await tenancy.in_schema(self.schema_name, func, *args)
 
@@ -96,7 +114,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         undone (a stored message stays stored; the page gets it when it reconnects).
         """
         try:
-            await self.base_send({"type": "websocket.send", "text": text})
+            # asgiref.typing requires "bytes" too; the ASGI spec makes it optional (as
+            # channels' own send() leaves it out).
+            await self.base_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
         except Exception as exc:  # disconnect() follows and cleans up
             log.debug("Chatter: a frame for a closed socket was dropped (%r).", exc)
 
@@ -109,13 +129,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         """Check tenant, login, the socket cap and membership; then join the hub."""
-        self.user = self.scope.get("user")
+        user = self.scope.get("user")
         self.schema_name = tenancy.scope_schema(self.scope)
         self.socket_id = uuid.uuid4().hex
         self.registered = False
         self.joined: list[str] = []
         self.hub: Hub | None = None
-        self.inbox: deque[tuple[Any, ...]] = deque()
+        self.inbox: deque[Item] = deque()
         self.worker: asyncio.Future[None] | None = None
         self.typing_at = 0.0
         self.told: dict[str, float] = {}
@@ -123,9 +143,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not tenancy.scope_is_served(self.scope):
             await self.refuse(NO_TENANT)
             return
-        if self.user is None or not self.user.is_authenticated:
+        if user is None or not user.is_authenticated:
             await self.refuse(NOT_LOGGED_IN)
             return
+        # The project's user (channels' AuthMiddleware gives a lazy proxy of it).
+        self.user = cast(User, user)
         try:
             allowed = await limits.open_socket(self.user.pk, self.schema_name, self.socket_id)
         except Exception as exc:
@@ -260,14 +282,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # A server-made id still makes the send idempotent if the database call is retried.
         client_id = frame.client_id or str(uuid.uuid4())
         try:
-            message, created, event = await self.db(
+            message, _created, event = await self.db(
                 _send, self.room, self.user, frame.text, client_id, self.schema_name
             )
         except rooms.MessageRefused as exc:
             await self.write(frames.composer_error(str(exc), frame.client_id))
             return
         await self.write(frames.sent(frame.client_id))
-        if created:
+        if event is not None:  # stored now
             await live.publish([event])
         else:
             self.enqueue(("upto", message.seq))  # a resend: this socket may lack it
@@ -349,7 +371,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # -- the slow path: in order, one item at a time ---------------------------------------
 
-    def enqueue(self, item: tuple[Any, ...]) -> None:
+    def enqueue(self, item: Item) -> None:
         self.inbox.append(item)
         if self.worker is None:
             self.worker = asyncio.ensure_future(self._work())
@@ -370,7 +392,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             except Exception:
                 log.exception("Chatter: catching a socket up failed")
 
-    async def _handle(self, item: tuple[Any, ...]) -> None:
+    async def _handle(self, item: Item) -> None:
         what = item[0]
         if what == "resume":
             await self._resume(item[1])
@@ -463,7 +485,7 @@ def _both(event: dict[str, Any]) -> str:
     return str(both)
 
 
-def _same_page(other: Any, me: ChatConsumer) -> bool:
+def _same_page(other: object, me: ChatConsumer) -> bool:
     return (
         isinstance(other, ChatConsumer)
         and other is not me
@@ -475,7 +497,7 @@ def _same_page(other: Any, me: ChatConsumer) -> bool:
     )
 
 
-async def _render(func: Any, *args: Any) -> str:
+async def _render(func: Callable[..., str], *args: Any) -> str:
     """Render a large frame on a worker thread: the event loop keeps serving sockets."""
     return str(await sync_to_async(func, thread_sensitive=False)(*args))
 
@@ -495,8 +517,9 @@ def _open(room_id: Any, user: Any) -> tuple[int, Room | None, list[Any]]:
 
 
 def _send(
-    room: Room, user: Any, text: str, client_id: str, schema_name: str
+    room: Room, user: User, text: str, client_id: str, schema_name: str
 ) -> tuple[Message, bool, live.Event | None]:
+    """Store a message: it, whether this call stored it, and then its event."""
     message, created = rooms.send_message(room, user, text, client_id)
     return message, created, live.message_event(message, schema_name) if created else None
 

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from chatter import conf
-from chatter.models import Room
+from chatter.models import ROOM_NAME_MAX_LENGTH
+from chatter.types import User
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -30,7 +31,7 @@ class GroupRoomForm(forms.Form):
 
     name = forms.CharField(
         label=_("Group name"),
-        max_length=Room._meta.get_field("name").max_length,
+        max_length=ROOM_NAME_MAX_LENGTH,
         required=False,
         widget=forms.TextInput(attrs={"placeholder": _("e.g. Weekend trip")}),
     )
@@ -40,11 +41,11 @@ class GroupRoomForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _("alice, bob"), "autocomplete": "off"}),
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
 
-    def clean_usernames(self) -> list[Any]:
+    def clean_usernames(self) -> list[User]:
         """The listed users plus the creator, all existing, within the member limit."""
         me = self.user.get_username()
         names = [n for n in split_usernames(self.cleaned_data["usernames"]) if n != me]
@@ -63,7 +64,7 @@ class GroupRoomForm(forms.Form):
             )
         return [self.user, *self._users(names)]
 
-    def _users(self, names: list[str]) -> list[Any]:
+    def _users(self, names: list[str]) -> list[User]:
         """The active users with these usernames; a ValidationError names any unknown."""
         user_model = get_user_model()
         field = user_model.USERNAME_FIELD

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from django.template.loader import render_to_string
 
 from chatter import conf
 from chatter.models import Message
+from chatter.types import User, UserId
 
 
 def message(msg: Message) -> str:
@@ -48,7 +48,7 @@ def room_new(room_id: uuid.UUID) -> str:
     return render_to_string("chatter/frames/room_new.html", {"room_id": room_id})
 
 
-def read(room_id: uuid.UUID, seq: int, user_ids: list[Any]) -> str:
+def read(room_id: uuid.UUID, seq: int, user_ids: list[UserId]) -> str:
     """These users have read the room up to ``seq``: their room lists update the badge."""
     context = {"room_id": room_id, "seq": seq, "users": " ".join(str(pk) for pk in user_ids)}
     return render_to_string("chatter/frames/read.html", context)
@@ -66,7 +66,7 @@ def sent(client_id: str) -> str:
     return render_to_string("chatter/frames/sent.html", {"client_id": client_id})
 
 
-def typing(user: Any) -> str:
+def typing(user: User) -> str:
     """Show "<name> is typing…" to the room's other members."""
     return render_to_string(
         "chatter/frames/typing.html",
@@ -74,12 +74,12 @@ def typing(user: Any) -> str:
     )
 
 
-def presence(changes: list[tuple[Any, bool]]) -> str:
+def presence(changes: list[tuple[User, bool]]) -> str:
     """Mark members active or not in the room header: only the members that changed."""
     return render_to_string("chatter/frames/presence.html", {"changes": changes})
 
 
-def seen(seq: int, readers: list[Any]) -> str:
+def seen(seq: int, readers: list[User]) -> str:
     """Replace the "Seen by" line under the room's last message."""
     return render_to_string("chatter/frames/seen.html", {"seq": seq, "readers": readers})
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
-P = ParamSpec("P")
-View = Callable[Concatenate[HttpRequest, P], HttpResponse]
+#: A view: the decorator gives it back with its own signature.
+View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 
 def is_storable(text: str) -> bool:
@@ -48,7 +48,7 @@ def has_unstorable_text(request: HttpRequest, *args: Any, **kwargs: Any) -> bool
     return not all(is_storable(text) for text in _texts(request, args, kwargs))
 
 
-def refuse_unstorable_text(view: View[P]) -> View[P]:
+def refuse_unstorable_text(view: View) -> View:
     """Decorator: a 400 (``BadRequest``) for a request with text the database refuses.
 
     Put it outermost, so that nothing (not even the session of ``login_required``) is
@@ -56,9 +56,10 @@ def refuse_unstorable_text(view: View[P]) -> View[P]:
     """
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if has_unstorable_text(request, *args, **kwargs):
             raise BadRequest(_("The request has characters that cannot be stored."))
         return view(request, *args, **kwargs)
 
-    return wrapped
+    # wraps() keeps view's name and signature for Django; mypy cannot see that it is one.
+    return cast(View, wrapped)

@@ -19,15 +19,19 @@ import functools
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 
 from chatter import conf, tenancy
+
+if TYPE_CHECKING:  # redis is imported only where the channel layer is channels-redis
+    import redis
+    from redis import asyncio as aioredis
 
 log = logging.getLogger("chatter.limits")
 
@@ -169,12 +173,11 @@ def _pool_kwargs(host: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _client(host: dict[str, Any], asynchronous: bool) -> Any:
     """A redis-py client for one layer host, blocking or asyncio (same API, two modules)."""
-    if asynchronous:
-        from redis import asyncio as library
-        from redis.asyncio import sentinel as sentinels
-    else:
-        import redis as library
-        from redis import sentinel as sentinels
+    import redis.asyncio.sentinel
+    import redis.sentinel
+
+    library: Any = redis.asyncio if asynchronous else redis
+    sentinels: Any = redis.asyncio.sentinel if asynchronous else redis.sentinel
 
     kind, kwargs = _pool_kwargs(host)
     if kind == "url":
@@ -191,20 +194,20 @@ def _client(host: dict[str, Any], asynchronous: bool) -> Any:
     return library.Redis(connection_pool=pool)
 
 
-_sync_clients: dict[str, Any] = {}
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
+_sync_clients: dict[str, redis.Redis] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _sync_redis(host: dict[str, Any]) -> Any:
+def _sync_redis(host: dict[str, Any]) -> redis.Redis:
     key = repr(sorted(host.items()))
     if key not in _sync_clients:
         _sync_clients[key] = _client(host, asynchronous=False)
     return _sync_clients[key]
 
 
-def _async_redis(host: dict[str, Any]) -> Any:
+def _async_redis(host: dict[str, Any]) -> aioredis.Redis:
     """One client per event loop and host (redis.asyncio connections belong to a loop)."""
     loop = asyncio.get_running_loop()
     clients = _async_clients.setdefault(loop, {})
@@ -233,14 +236,14 @@ def _gate() -> asyncio.Semaphore:
     return gate()
 
 
-def _key(kind: str, schema_name: str, user_id: Any) -> str:
+def _key(kind: str, schema_name: str, user_id: Hashable) -> str:
     return f"{tenancy.group_prefix(schema_name)}:limit:{kind}:{user_id}"
 
 
 # -- per-user counters ---------------------------------------------------------------------
 
 
-def hit(kind: str, user_id: Any, schema_name: str | None = None) -> bool:
+def hit(kind: str, user_id: Hashable, schema_name: str | None = None) -> bool:
     """Count one ``kind`` action of a user (sync); False when it is over the limit."""
     limit = frame_limit(kind)
     if limit.off:
@@ -379,7 +382,7 @@ def socket_lifetime() -> float:
     return float(conf.get("CHATTER_PRESENCE_TIMEOUT"))
 
 
-async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
+async def open_socket(user_id: Hashable, schema_name: str, socket_id: str) -> bool:
     """Register an open socket of a user; False if they already have the most allowed."""
     cap = conf.get("CHATTER_MAX_SOCKETS_PER_USER")
     key = _key("sockets", schema_name, user_id)
@@ -401,7 +404,7 @@ async def open_socket(user_id: Any, schema_name: str, socket_id: str) -> bool:
     return True
 
 
-async def refresh_socket(user_id: Any, schema_name: str, socket_id: str) -> None:
+async def refresh_socket(user_id: Hashable, schema_name: str, socket_id: str) -> None:
     """Keep a socket counted (its entry expires ``socket_lifetime()`` after this)."""
     key = _key("sockets", schema_name, user_id)
     expires = _now() + socket_lifetime()
@@ -416,7 +419,7 @@ async def refresh_socket(user_id: Any, schema_name: str, socket_id: str) -> None
         sockets[socket_id] = expires
 
 
-async def close_socket(user_id: Any, schema_name: str, socket_id: str) -> None:
+async def close_socket(user_id: Hashable, schema_name: str, socket_id: str) -> None:
     """Forget a closed socket."""
     key = _key("sockets", schema_name, user_id)
     host = redis_host()

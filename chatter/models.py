@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+#: Longest room name.
+ROOM_NAME_MAX_LENGTH = 100
+
 
 class Room(models.Model):
     """A conversation among a fixed set of users.
@@ -18,7 +21,7 @@ class Room(models.Model):
     """
 
     id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(_("name"), max_length=100, blank=True)
+    name = models.CharField(_("name"), max_length=ROOM_NAME_MAX_LENGTH, blank=True)
     members_key = models.CharField(max_length=64, unique=True, editable=False)
     last_seq = models.PositiveBigIntegerField(_("last message number"), default=0, editable=False)
     last_message = models.ForeignKey(

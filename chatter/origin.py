@@ -28,7 +28,8 @@ _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 def header(scope: Mapping[str, Any], name: bytes) -> str | None:
     """The first value of header ``name`` (lowercase bytes) in an ASGI scope, or None."""
-    for key, value in scope.get("headers") or ():
+    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers") or ()
+    for key, value in headers:
         if key.lower() == name:
             return value.decode("latin1")
     return None

@@ -12,27 +12,28 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Least
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from chatter import conf, limits
-from chatter.models import Membership, Message, Room
+from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Message, Room
+from chatter.types import AnyUser, RoomId, User, UserId
 
 
 class MessageRefused(ValueError):
     """A message that cannot be stored; ``str(exc)`` is a sentence to show the sender."""
 
-    def __init__(self, message: Any, code: str) -> None:
+    def __init__(self, message: str | Promise, code: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -56,7 +57,7 @@ class RoomSummary:
 
     room: Room
     membership: Membership
-    others: list[Any] = field(default_factory=list)
+    others: list[User] = field(default_factory=list)
 
     @property
     def unread(self) -> int:
@@ -70,19 +71,19 @@ class RoomSummary:
 # -- rooms -------------------------------------------------------------------------------
 
 
-def _members_key(user_ids: Iterable[Any]) -> str:
+def _members_key(user_ids: Iterable[UserId]) -> str:
     joined = ",".join(sorted(str(pk) for pk in user_ids))
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def _validate_users(users: Any) -> list[AbstractBaseUser]:
+def _validate_users(users: object) -> list[User]:
     user_model = get_user_model()
     if isinstance(users, str | bytes | user_model) or not isinstance(users, Iterable):
         raise TypeError(
             f"create_room() takes a list of {user_model.__name__} objects, "
             f"not {type(users).__name__}."
         )
-    unique: dict[Any, AbstractBaseUser] = {}
+    unique: dict[UserId, User] = {}
     for user in users:
         if not isinstance(user, user_model):
             if getattr(user, "is_anonymous", False) is True:
@@ -99,7 +100,7 @@ def _validate_users(users: Any) -> list[AbstractBaseUser]:
     return list(unique.values())
 
 
-def create_room(users: Iterable[AbstractBaseUser], name: str = "") -> uuid.UUID:
+def create_room(users: Iterable[AnyUser], name: str = "") -> uuid.UUID:
     """Return the id of the room whose members are exactly ``users``, creating it if needed.
 
     Duplicates are ignored and a lazy ``request.user`` is accepted. ``name`` labels a room
@@ -111,18 +112,18 @@ def create_room(users: Iterable[AbstractBaseUser], name: str = "") -> uuid.UUID:
     return get_or_create_room(users, name)[0]
 
 
-def find_room(users: Iterable[AbstractBaseUser]) -> uuid.UUID | None:
+def find_room(users: Iterable[AnyUser]) -> uuid.UUID | None:
     """The id of the room whose members are exactly ``users``, or None: creates nothing."""
     members = _validate_users(users)
     key = _members_key(user.pk for user in members)
     return Room.objects.filter(members_key=key).values_list("id", flat=True).first()
 
 
-def get_or_create_room(users: Iterable[AbstractBaseUser], name: str = "") -> tuple[uuid.UUID, bool]:
+def get_or_create_room(users: Iterable[AnyUser], name: str = "") -> tuple[uuid.UUID, bool]:
     """:func:`create_room`, also telling whether this call created the room."""
     members = _validate_users(users)
     name = (name or "").strip()
-    if len(name) > Room._meta.get_field("name").max_length:
+    if len(name) > ROOM_NAME_MAX_LENGTH:
         raise ValueError("create_room() got a room name longer than 100 characters.")
     key = _members_key(user.pk for user in members)
     existing = Room.objects.filter(members_key=key).values_list("id", flat=True).first()
@@ -143,9 +144,9 @@ def get_or_create_room(users: Iterable[AbstractBaseUser], name: str = "") -> tup
     return room.id, True
 
 
-def room_for_member(room_id: Any, user: Any) -> Room:
+def room_for_member(room_id: RoomId, user: AnyUser) -> Room:
     """The room ``room_id`` if ``user`` is a member of it; else ``Room.DoesNotExist``."""
-    if not getattr(user, "is_authenticated", False):
+    if not user.is_authenticated:
         raise Room.DoesNotExist
     try:
         room_uuid = room_id if isinstance(room_id, uuid.UUID) else uuid.UUID(str(room_id))
@@ -154,17 +155,17 @@ def room_for_member(room_id: Any, user: Any) -> Room:
     return Room.objects.get(pk=room_uuid, memberships__user=user)
 
 
-def room_exists(room_id: Any) -> bool:
+def room_exists(room_id: RoomId) -> bool:
     """Whether a room with this id exists (to tell "not a member" from "no such room")."""
     return Room.objects.filter(pk=room_id).exists()
 
 
-def room_ids_for(user: Any) -> list[uuid.UUID]:
+def room_ids_for(user: User) -> list[uuid.UUID]:
     """Ids of the rooms ``user`` is a member of: what their room list shows."""
     return list(Membership.objects.filter(user=user).values_list("room_id", flat=True))
 
 
-def members(room: Room) -> list[Any]:
+def members(room: Room) -> list[User]:
     """The room's users, by username."""
     user_model = get_user_model()
     return list(
@@ -174,15 +175,15 @@ def members(room: Room) -> list[Any]:
     )
 
 
-def display_name(user: Any) -> str:
+def display_name(user: User | None) -> str:
     """How a user is named in rooms: full name if set, else the username."""
     if user is None:
         return str(_("Deleted user"))
-    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    full: str = user.get_full_name() if hasattr(user, "get_full_name") else ""
     return full or user.get_username()
 
 
-def room_title(room: Room, others: list[Any]) -> str:
+def room_title(room: Room, others: list[User]) -> str:
     """A room's name, or the names of the other members, or "Notes" for a one-user room."""
     if room.name:
         return room.name
@@ -191,7 +192,7 @@ def room_title(room: Room, others: list[Any]) -> str:
     return ", ".join(display_name(u) for u in others)
 
 
-def rooms_for(user: Any, room_id: Any = None) -> list[RoomSummary]:
+def rooms_for(user: User, room_id: RoomId | None = None) -> list[RoomSummary]:
     """The user's rooms (or just ``room_id``), newest activity first, with unread counts.
 
     Two queries, whatever the number of rooms.
@@ -205,7 +206,7 @@ def rooms_for(user: Any, room_id: Any = None) -> list[RoomSummary]:
         ).order_by("-room__updated_at", "-room__created_at")
     )
     room_ids = [m.room_id for m in rows]
-    others: dict[Any, list[Any]] = {rid: [] for rid in room_ids}
+    others: dict[uuid.UUID, list[User]] = {rid: [] for rid in room_ids}
     for other in (
         Membership.objects.filter(room_id__in=room_ids)
         .exclude(user=user)
@@ -216,13 +217,13 @@ def rooms_for(user: Any, room_id: Any = None) -> list[RoomSummary]:
     return [RoomSummary(room=m.room, membership=m, others=others[m.room_id]) for m in rows]
 
 
-def room_summary(room_id: Any, user: Any) -> RoomSummary | None:
+def room_summary(room_id: RoomId, user: User) -> RoomSummary | None:
     """One room as ``user`` sees it in the room list, or None if they are not a member."""
     found = rooms_for(user, room_id=room_id)
     return found[0] if found else None
 
 
-def unread_counts(user: Any) -> dict[uuid.UUID, int]:
+def unread_counts(user: User) -> dict[uuid.UUID, int]:
     """Unread messages per room for ``user``: one query."""
     return {
         room_id: max(last - read, 0)
@@ -232,11 +233,11 @@ def unread_counts(user: Any) -> dict[uuid.UUID, int]:
     }
 
 
-def total_unread(user: Any) -> int:
+def total_unread(user: User) -> int:
     return sum(unread_counts(user).values())
 
 
-def search_users(query: str, exclude: Any = None, limit: int | None = None) -> list[Any]:
+def search_users(query: str, exclude: User | None = None, limit: int | None = None) -> list[User]:
     """Users whose username, first or last name contains ``query``; at most ``limit``."""
     query = (query or "").strip()
     if not query:
@@ -260,7 +261,7 @@ def search_users(query: str, exclude: Any = None, limit: int | None = None) -> l
 # -- messages ----------------------------------------------------------------------------
 
 
-def clean_text(text: Any) -> str:
+def clean_text(text: object) -> str:
     """Normalise line endings, drop NULs and strip surrounding white space."""
     if not isinstance(text, str):
         raise MessageRefused(_("A message must be text."), code="invalid")
@@ -282,7 +283,7 @@ def is_blank(text: str) -> bool:
     )
 
 
-def _parse_client_id(client_id: Any) -> uuid.UUID | None:
+def _parse_client_id(client_id: object) -> uuid.UUID | None:
     if client_id in (None, ""):
         return None
     try:
@@ -342,7 +343,7 @@ def send_message(room: Room, author: Any, text: Any, client_id: Any = None) -> t
     return message, True
 
 
-def _next_seq(room: Room, now: Any) -> int:
+def _next_seq(room: Room, now: datetime) -> int:
     """Take the room's next sequence number: one atomic UPDATE ... RETURNING."""
     table = connection.ops.quote_name(Room._meta.db_table)
     with connection.cursor() as cursor:
@@ -360,7 +361,7 @@ def _next_seq(room: Room, now: Any) -> int:
     return int(row[0])
 
 
-def _existing(room: Room, author: Any, cid: uuid.UUID) -> Message | None:
+def _existing(room: Room, author: User, cid: uuid.UUID) -> Message | None:
     # get(), not first(): first() would add ORDER BY id, which PostgreSQL may answer by
     # walking the primary key instead of the (room, sender, client_id) unique index.
     try:
@@ -374,7 +375,7 @@ def last_seq(room: Room) -> int:
     return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
 
 
-def mark_read(room: Room, user: Any, seq: int | None = None) -> int | None:
+def mark_read(room: Room, user: User, seq: int | None = None) -> int | None:
     """Mark ``room`` read by ``user`` up to ``seq`` (default: the newest message).
 
     Read state only moves forward. Returns the new read position, or None if nothing
@@ -433,6 +434,13 @@ def mark_read_many(reads: Mapping[tuple[Any, Any], int | None]) -> int:
     )
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted column of a concrete field."""
+    column = getattr(model._meta.get_field(name), "column", None)
+    assert isinstance(column, str), name
+    return connection.ops.quote_name(column)
+
+
 def _mark_read_values(targets: Mapping[tuple[Any, Any], int]) -> int:
     """:func:`mark_read_many` on PostgreSQL: ``UPDATE ... FROM unnest(arrays)``.
 
@@ -443,17 +451,15 @@ def _mark_read_values(targets: Mapping[tuple[Any, Any], int]) -> int:
     quote = connection.ops.quote_name
     membership, room = Membership._meta, Room._meta
     room_pk = room.pk
-    user_pk = membership.get_field("user").target_field  # type: ignore[union-attr]
+    user_pk = membership.get_field("user").target_field
     room_type, user_type = room_pk.db_type(connection), user_pk.db_type(connection)
     room_ids, user_ids, seqs = [], [], []
     for (room_id, user_id), seq in targets.items():
         room_ids.append(room_pk.get_db_prep_value(room_id, connection))
         user_ids.append(user_pk.get_db_prep_value(user_id, connection))
         seqs.append(seq)
-    m_room = quote(membership.get_field("room").column)
-    m_user = quote(membership.get_field("user").column)
-    m_read = quote(membership.get_field("last_read_seq").column)
-    r_last = quote(room.get_field("last_seq").column)
+    m_room, m_user, m_read = (_column(Membership, f) for f in ("room", "user", "last_read_seq"))
+    r_last = _column(Room, "last_seq")
     sql = (
         f"UPDATE {quote(membership.db_table)} AS m "  # noqa: S608 (names from _meta)
         f"SET {m_read} = LEAST(v.seq, r.{r_last}) "
@@ -461,7 +467,7 @@ def _mark_read_values(targets: Mapping[tuple[Any, Any], int]) -> int:
         "CAST(%s AS bigint[])) AS v(room_id, user_id, seq), "
         f"{quote(room.db_table)} AS r "
         f"WHERE m.{m_room} = v.room_id AND m.{m_user} = v.user_id "
-        f"AND r.{quote(room_pk.column)} = m.{m_room} "
+        f"AND r.{_column(Room, 'id')} = m.{m_room} "
         f"AND m.{m_read} < LEAST(v.seq, r.{r_last})"
     )
     with connection.cursor() as cursor:
@@ -469,7 +475,7 @@ def _mark_read_values(targets: Mapping[tuple[Any, Any], int]) -> int:
         return int(cursor.rowcount)
 
 
-def _presence_cutoff() -> Any:
+def _presence_cutoff() -> datetime:
     return timezone.now() - timedelta(seconds=conf.get("CHATTER_PRESENCE_TIMEOUT"))
 
 
@@ -491,12 +497,12 @@ def touch_many(pairs: Mapping[Any, Iterable[Any]]) -> dict[Any, set[Any]]:
     return dict(arrived)
 
 
-def leave(room: Room, user: Any) -> None:
+def leave(room: Room, user: User) -> None:
     """Record that ``user`` closed a socket of ``room`` (another open one touches again)."""
     Membership.objects.filter(room=room, user=user).update(last_seen_at=None)
 
 
-def active_ids(room: Room) -> set[Any]:
+def active_ids(room: Room) -> set[UserId]:
     """Ids of the members active in ``room`` within ``CHATTER_PRESENCE_TIMEOUT``."""
     return set(
         Membership.objects.filter(room=room, last_seen_at__gte=_presence_cutoff()).values_list(
@@ -548,11 +554,12 @@ def seen_lines(room_ids: Iterable[Any]) -> dict[Any, tuple[int, list[Any], Any]]
     return lines
 
 
-def seen_by(room: Room, seq: int, exclude: Any = None) -> list[Any]:
+def seen_by(room: Room, seq: int, exclude: AnyUser | UserId | None = None) -> list[User]:
     """Members (other than ``exclude``) who have read message ``seq``."""
     qs = Membership.objects.filter(room=room, last_read_seq__gte=seq).select_related("user")
     if exclude is not None:
-        qs = qs.exclude(user_id=getattr(exclude, "pk", exclude))
+        exclude_id: UserId = getattr(exclude, "pk", exclude)
+        qs = qs.exclude(user_id=exclude_id)
     return [m.user for m in qs.order_by("user__" + get_user_model().USERNAME_FIELD)]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path, re_path
+from django.urls import URLPattern, path, re_path
 
 from chatter import consumers
 from chatter.origin import Receive, Scope, Send, accept_and_close
@@ -33,9 +33,10 @@ async def unknown_path(scope: Scope, receive: Receive, send: Send) -> Any:
     await accept_and_close(receive, send, CLOSE_UNKNOWN_PATH)
 
 
-websocket_urlpatterns = [
-    path("ws/chatter/", consumers.ChatConsumer.as_asgi()),
-    path("ws/chatter/<uuid:room_id>/", consumers.ChatConsumer.as_asgi()),
+# django-stubs' path() takes Django views only; channels routes ASGI applications with it.
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/chatter/", consumers.ChatConsumer.as_asgi()),  # type: ignore[arg-type]
+    path("ws/chatter/<uuid:room_id>/", consumers.ChatConsumer.as_asgi()),  # type: ignore[arg-type]
     # Last: everything else. Projects list their own routes before these.
     re_path(r"", unknown_path, name="chatter-unknown-path"),
 ]

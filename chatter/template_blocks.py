@@ -9,15 +9,22 @@ an ``{% extends %}`` of a variable, a parent that does not load).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TypeVar
 
 from django.template import Template as DjangoTemplate
-from django.template.base import Node, NodeList, VariableNode
+from django.template.base import FilterExpression, Node, NodeList, VariableNode
 from django.template.loader import get_template
 from django.template.loader_tags import BlockNode, ExtendsNode
 
 # Longest {% extends %} chain followed (Django itself refuses recursive extends).
 _MAX_DEPTH = 20
+
+N = TypeVar("N", bound=Node)
+
+
+def _nodes(nodelist: NodeList, kind: type[N]) -> list[N]:
+    """``nodelist.get_nodes_by_type(kind)``, as the ``kind`` django-stubs does not keep."""
+    return [node for node in nodelist.get_nodes_by_type(kind) if isinstance(node, kind)]
 
 
 def rendered_blocks(name: str) -> set[str] | None:
@@ -28,7 +35,7 @@ def rendered_blocks(name: str) -> set[str] | None:
     # The most derived definition of each block comes first in its list.
     definitions: dict[str, list[BlockNode]] = {}
     for template in chain:
-        for block in template.nodelist.get_nodes_by_type(BlockNode):
+        for block in _nodes(template.nodelist, BlockNode):
             definitions.setdefault(block.name, []).append(block)
     rendered: set[str] = set()
     pending = list(_top_blocks(chain[-1].nodelist))
@@ -48,7 +55,7 @@ def rendered_blocks(name: str) -> set[str] | None:
 def _chain(name: str) -> list[DjangoTemplate] | None:
     """The template and its ancestors, most derived first; None if not all are certain."""
     chain: list[DjangoTemplate] = []
-    current: Any = get_template(name)
+    current: object = get_template(name)
     for _ in range(_MAX_DEPTH):
         template = getattr(current, "template", None)
         if not isinstance(template, DjangoTemplate):
@@ -58,7 +65,12 @@ def _chain(name: str) -> list[DjangoTemplate] | None:
         if not extends:
             return chain
         parent = extends[0].parent_name
-        if parent.filters or not isinstance(parent.var, str):
+        # Always a FilterExpression where {% extends %} made it (django-stubs allows a Node).
+        if (
+            not isinstance(parent, FilterExpression)
+            or parent.filters
+            or not isinstance(parent.var, str)
+        ):
             return None  # {% extends some_variable %}: known only when rendering
         try:
             current = get_template(parent.var)
@@ -86,5 +98,5 @@ def _children_blocks(node: Node) -> Iterator[BlockNode]:
 def _uses_super(block: BlockNode) -> bool:
     return any(
         node.filter_expression.token.split("|")[0].strip() == "block.super"
-        for node in block.nodelist.get_nodes_by_type(VariableNode)
+        for node in _nodes(block.nodelist, VariableNode)
     )

@@ -12,7 +12,7 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -83,7 +83,7 @@ def group_prefix(schema_name: str = "") -> str:
     return f"chatter.t.{_short_hash(schema_name)}"
 
 
-def _room_hex(room_id: Any) -> str:
+def _room_hex(room_id: object) -> str:
 
     if isinstance(room_id, uuid.UUID):
         return room_id.hex
@@ -93,7 +93,7 @@ def _room_hex(room_id: Any) -> str:
         raise ValueError(f"Not a room id (a UUID): {room_id!r}") from None
 
 
-def room_group(schema_name: str | None, room_id: Any) -> str:
+def room_group(schema_name: str | None, room_id: object) -> str:
     """The channel-layer group of one room: ``chatter[.t<schema>].r<32 hex>``."""
     return f"{group_prefix(schema_name or '')}.r{_room_hex(room_id)}"
 
@@ -103,7 +103,7 @@ def rooms_group(schema_name: str | None) -> str:
     return f"{group_prefix(schema_name or '')}.rooms"
 
 
-def user_group(schema_name: str | None, user_id: Any) -> str:
+def user_group(schema_name: str | None, user_id: Hashable) -> str:
     """The channel-layer group of one user's sockets: ``chatter[.t<schema>].u<id>``.
 
     An id that is not ``[A-Za-z0-9_-]`` of at most 40 characters is replaced by
@@ -130,6 +130,8 @@ def schema(schema_name: str | None) -> Iterator[None]:
 
 
 T = TypeVar("T")
+#: A django-tenants tenant (a ``TenantMixin`` model): django-tenants ships no types.
+Tenant = Any
 
 # When the database thread last checked its connection (see in_schema).
 _checked_at = 0.0
@@ -168,7 +170,7 @@ async def in_schema(schema_name: str, func: Callable[..., T], *args: Any, **kwar
     return await database_sync_to_async(_run_in_schema)(schema_name, func, *args, **kwargs)
 
 
-def tenant_for_schema(schema_name: str) -> Any | None:
+def tenant_for_schema(schema_name: str) -> Tenant | None:
     """The tenant object whose schema is ``schema_name``, or None."""
     from django_tenants.utils import get_tenant_model, schema_context
 
@@ -190,7 +192,7 @@ def hostname_from_host(host: str | bytes | None) -> str:
     return domain
 
 
-def tenant_for_host(host: str | bytes | None) -> Any | None:
+def tenant_for_host(host: str | bytes | None) -> Tenant | None:
     """The tenant whose domain is the Host header ``host``, or None. Sync: one DB query.
 
     Looked up in the public schema (where django-tenants keeps its domain table), inside

@@ -21,14 +21,24 @@ from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import parse_cookie
 from django.http.request import split_domain_port
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import LazyObject, empty
 
 from chatter import tenancy
-from chatter.origin import SameHostOriginValidator, accept_and_close, header, host_is_allowed
+from chatter.origin import (
+    Receive,
+    SameHostOriginValidator,
+    Send,
+    accept_and_close,
+    header,
+    host_is_allowed,
+)
 from chatter.rooms import create_room
+from chatter.tenancy import Tenant
+from chatter.types import AnyUser, User
 
 __all__ = [
     "CLOSE_UNKNOWN_HOST",
@@ -45,7 +55,7 @@ CLOSE_UNKNOWN_HOST = 4400
 ASGIApp = Callable[..., Awaitable[Any]]
 
 
-def _resolve_tenant(host: str | None) -> Any | None:
+def _resolve_tenant(host: str | None) -> Tenant | None:
     """Sync: the tenant of a Host header if that host is allowed and has a domain row."""
     if not host or not host_is_allowed(split_domain_port(host.strip())[0]):
         return None
@@ -73,7 +83,7 @@ class MTSchemaMiddleware:
     def __init__(self, inner: ASGIApp) -> None:
         self.inner = inner
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> Any:
         if scope.get("type") != "websocket":
             return await self.inner(scope, receive, send)
         if not tenancy.is_multitenant():
@@ -88,24 +98,28 @@ class MTSchemaMiddleware:
 
 def _cookies(scope: Mapping[str, Any]) -> dict[str, str]:
     if "cookies" in scope:
-        return scope["cookies"]
+        cookies: dict[str, str] = scope["cookies"]
+        return cookies
     raw = header(scope, b"cookie")
     return parse_cookie(raw) if raw else {}
 
 
-def _session_store(scope: Mapping[str, Any]) -> Any:
+def _session_store(scope: Mapping[str, Any]) -> SessionBase:
     """The scope's session store (unwrapped), or a new one from the session cookie."""
     session = scope.get("session")
     if isinstance(session, LazyObject):
         if session._wrapped is not empty:  # channels' SessionMiddleware fills it
-            return session._wrapped
+            wrapped: SessionBase = session._wrapped
+            return wrapped
     elif session is not None:
-        return session
+        store: SessionBase = session
+        return store
     engine = import_module(settings.SESSION_ENGINE)
-    return engine.SessionStore(_cookies(scope).get(settings.SESSION_COOKIE_NAME))
+    new: SessionBase = engine.SessionStore(_cookies(scope).get(settings.SESSION_COOKIE_NAME))
+    return new
 
 
-def _hash_matches(session: Any, user: Any) -> bool:
+def _hash_matches(session: SessionBase, user: User) -> bool:
     """The session auth hash check of ``django.contrib.auth.get_user`` (fallback keys too)."""
     if not hasattr(user, "get_session_auth_hash"):
         return True
@@ -115,12 +129,12 @@ def _hash_matches(session: Any, user: Any) -> bool:
     if constant_time_compare(session_hash, user.get_session_auth_hash()):
         return True
     fallbacks = getattr(user, "get_session_auth_fallback_hash", None)
-    return bool(fallbacks) and any(
+    return fallbacks is not None and any(
         constant_time_compare(session_hash, fallback) for fallback in fallbacks()
     )
 
 
-def _user_from_session(session: Any) -> Any:
+def _user_from_session(session: SessionBase) -> AnyUser:
     """Sync, inside the tenant's schema: the session's user, or AnonymousUser."""
     from django.contrib.auth import get_user_model
 
@@ -170,7 +184,7 @@ def _users_readable_in(schema_name: str) -> bool:
     return needed <= shared
 
 
-def _load_user(scope: Mapping[str, Any], schema_name: str | None, resolve_host: bool) -> Any:
+def _load_user(scope: Mapping[str, Any], schema_name: str | None, resolve_host: bool) -> AnyUser:
     """Sync: load session and user of one scope, all inside the tenant's schema."""
     if resolve_host:
         tenant = _resolve_tenant(header(scope, b"host"))
@@ -211,7 +225,7 @@ class MTAuthMiddleware:
         self.inner = inner
         self._with_tenant = MTSchemaMiddleware(self._add_user)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> Any:
         kind = scope.get("type")
         if kind == "websocket" and "schema_name" not in scope:
             return await self._with_tenant(scope, receive, send)
@@ -219,7 +233,7 @@ class MTAuthMiddleware:
             return await self._add_user(scope, receive, send)
         return await self.inner(scope, receive, send)
 
-    async def _add_user(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    async def _add_user(self, scope: dict[str, Any], receive: Receive, send: Send) -> Any:
         # An HTTP scope has no schema_name: its tenant comes from the Host header.
         resolve_host = tenancy.is_multitenant() and "schema_name" not in scope
         # Through in_schema for its retry after a connection the server ended; _load_user

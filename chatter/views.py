@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -26,6 +26,16 @@ from chatter import conf, live, rooms
 from chatter.forms import GroupRoomForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
+from chatter.types import RoomId, User
+
+if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
+
+    class HtmxHttpRequest(HttpRequest):
+        """A request that went through django-htmx's ``HtmxMiddleware``."""
+
+        htmx: HtmxDetails
+
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -34,7 +44,12 @@ class BadBefore(ValueError):
     """A ``before`` query value that is not a positive integer."""
 
 
-def _room_or_404(room_id: Any, user: Any) -> Room:
+def _requester(request: HttpRequest) -> User:
+    """The user of a request: every view here is behind ``login_required``."""
+    return cast(User, request.user)
+
+
+def _room_or_404(room_id: RoomId, user: User) -> Room:
     """The room if ``user`` is a member of it, else Http404."""
     try:
         return rooms.room_for_member(room_id, user)
@@ -82,8 +97,8 @@ def _base_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     """What every full page needs: the base template and the room list."""
     return {
         "base_template": conf.get("CHATTER_BASE_TEMPLATE"),
-        "summaries": rooms.rooms_for(request.user),
-        "group_form": extra.pop("group_form", None) or GroupRoomForm(user=request.user),
+        "summaries": rooms.rooms_for(_requester(request)),
+        "group_form": extra.pop("group_form", None) or GroupRoomForm(user=_requester(request)),
         **extra,
     }
 
@@ -103,7 +118,7 @@ def create_group(request: HttpRequest) -> HttpResponse:
     """Create a named room from a list of usernames; the creator is always a member."""
     if request.method != "POST":
         return redirect("chatter:index")
-    form = GroupRoomForm(request.POST, user=request.user)
+    form = GroupRoomForm(request.POST, user=_requester(request))
     if not form.is_valid():
         context = _base_context(request, group_form=form, group_open=True)
         return render(request, "chatter/index.html", context, status=400)
@@ -117,7 +132,7 @@ def create_group(request: HttpRequest) -> HttpResponse:
 def user_search(request: HttpRequest) -> HttpResponse:
     """Users matching ``?q=`` (bounded, never the requester): a partial, or a page without JS."""
     query = request.GET.get("q", "").strip()[:100]
-    context = {"users": rooms.search_users(query, exclude=request.user), "query": query}
+    context = {"users": rooms.search_users(query, exclude=_requester(request)), "query": query}
     # The header itself, not request.htmx: without django-htmx's middleware (chatter.E015)
     # the search still answers instead of failing with an AttributeError.
     if request.headers.get("HX-Request") == "true":
@@ -125,7 +140,7 @@ def user_search(request: HttpRequest) -> HttpResponse:
     return render(request, "chatter/index.html", _base_context(request, **context))
 
 
-def _user_or_404(username: str) -> Any:
+def _user_or_404(username: str) -> User:
     """The user with this username (``USERNAME_FIELD``), else Http404."""
     user_model = get_user_model()
     return get_object_or_404(user_model._default_manager, **{user_model.USERNAME_FIELD: username})
@@ -142,15 +157,14 @@ def chat_with(request: HttpRequest, username: str) -> HttpResponse:
     The requester's own username is their notes room.
     """
     other = _user_or_404(username)
-    people = [request.user, other]
+    me = _requester(request)
+    people = [me, other]
     if request.method == "POST":
         return redirect("chatter:chatroom", room_id=rooms.create_room(people))
     room_id = rooms.find_room(people)
     if room_id is not None:
         return redirect("chatter:chatroom", room_id=room_id)
-    context = _base_context(
-        request, other=other, username=username, notes=other.pk == request.user.pk
-    )
+    context = _base_context(request, other=other, username=username, notes=other.pk == me.pk)
     return render(request, "chatter/chat_with.html", context)
 
 
@@ -160,11 +174,12 @@ def _room_context(
     """Everything the room page shows, in a bounded number of queries."""
     page = rooms.history(room, before=before)
     people = rooms.members(room)
-    others = [u for u in people if u.pk != request.user.pk]
-    seen: list[Any] = []
+    me = _requester(request)
+    others = [u for u in people if u.pk != me.pk]
+    seen: list[User] = []
     last = page.messages[-1] if page.messages else None
-    if before is None and last is not None and last.sender_id == request.user.pk:
-        seen = rooms.seen_by(room, room.last_seq, exclude=request.user)
+    if before is None and last is not None and last.sender_id == me.pk:
+        seen = rooms.seen_by(room, room.last_seq, exclude=me)
     return _base_context(
         request,
         room=room,
@@ -190,12 +205,12 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
 
     Any method is accepted, so a project's view may return it after handling a POST.
     """
-    room = _room_or_404(room_id, request.user)
+    room = _room_or_404(room_id, _requester(request))
     try:
         before = _before(request)
     except BadBefore:
         return HttpResponseBadRequest(_("before must be a positive integer"))
-    if before is None and rooms.mark_read(room, request.user) is not None:
+    if before is None and rooms.mark_read(room, _requester(request)) is not None:
         live.announce_read(room)
     return render(request, "chatter/room.html", _room_context(request, room, before))
 
@@ -205,7 +220,7 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
 @require_GET
 def room_item(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     """One entry of the requester's room list (a page fetches it for a room it lacks)."""
-    summary = rooms.room_summary(room_id, request.user)
+    summary = rooms.room_summary(room_id, _requester(request))
     if summary is None:
         raise Http404(_("No such room."))
     return render(request, "chatter/_room_item.html", {"summary": summary, "active": False})
@@ -216,7 +231,7 @@ def room_item(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     """The page of messages before ``?before=``, led by a loader for the next older page."""
-    room = _room_or_404(room_id, request.user)
+    room = _room_or_404(room_id, _requester(request))
     try:
         before = _before(request)
     except BadBefore:
@@ -238,13 +253,13 @@ def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
 @refuse_unstorable_text
 @login_required
 @require_POST
-def send(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
+def send(request: HtmxHttpRequest, room_id: uuid.UUID) -> HttpResponse:
     """HTTP fallback for sending: redirect, an htmx fragment, or the page with the error."""
-    room = _room_or_404(room_id, request.user)
+    room = _room_or_404(room_id, _requester(request))
     text = request.POST.get("text", "")
     try:
         message, created = rooms.send_message(
-            room, request.user, text, request.POST.get("client_id")
+            room, _requester(request), text, request.POST.get("client_id")
         )
     except rooms.MessageRefused as exc:
         return _refused(request, room, text, str(exc))
@@ -256,7 +271,7 @@ def send(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     return render(request, "chatter/_sent.html", context)
 
 
-def _refused(request: HttpRequest, room: Room, text: str, error: str) -> HttpResponse:
+def _refused(request: HtmxHttpRequest, room: Room, text: str, error: str) -> HttpResponse:
     """A refused message: the composer with the error and the typed text kept."""
     if request.htmx:
         # htmx does not swap 4xx answers by default, so the error composer comes as a 200.

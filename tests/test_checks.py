@@ -258,6 +258,19 @@ def test_redis_py_8_socket_timeout(settings, host, warned) -> None:
     assert ("chatter.W013" in {m.id for m in checks.check_channels()}) is warned
 
 
+def test_the_timeout_warning_needs_redis_py_8(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py 7 waits as long as asked, and without redis-py there is nothing to warn of."""
+    import sys
+
+    import redis
+
+    settings.CHANNEL_LAYERS = _redis_layer("redis://127.0.0.1:6379/0")
+    monkeypatch.setattr(redis, "__version__", "7.4.0")
+    assert "chatter.W013" not in {m.id for m in checks.check_channels()}
+    monkeypatch.setitem(sys.modules, "redis", None)  # not installed
+    assert "chatter.W013" not in {m.id for m in checks.check_channels()}
+
+
 @pytest.mark.parametrize(
     ("engine", "max_age", "warned"),
     [
@@ -300,6 +313,18 @@ def test_htmx_middleware_subclass_counts() -> None:
 
 def test_broken_middleware_entries_are_left_to_django() -> None:
     middleware = [m for m in settings.MIDDLEWARE if "htmx" not in m] + ["no.such.Middleware"]
+    with override_settings(MIDDLEWARE=middleware):
+        assert ids(checks.check_middleware()) == ["chatter.E015"]
+
+
+def test_htmx_middleware_that_cannot_be_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """django-htmx not installed: a MIDDLEWARE entry of another name cannot be its subclass."""
+    import sys
+
+    middleware = [
+        "tests.test_checks.MyHtmxMiddleware" if "htmx" in m else m for m in settings.MIDDLEWARE
+    ]
+    monkeypatch.setitem(sys.modules, "django_htmx.middleware", None)
     with override_settings(MIDDLEWARE=middleware):
         assert ids(checks.check_middleware()) == ["chatter.E015"]
 

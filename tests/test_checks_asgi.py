@@ -130,6 +130,17 @@ def test_follow_takes_the_first_matching_route_and_nested_routers() -> None:
     assert follow(nested, "websocket", "/ws/nowhere/").end is None
 
 
+def test_a_stack_deeper_than_any_real_one_is_uncertain() -> None:
+    from channels.sessions import CookieMiddleware
+
+    app: Any = chatter_routes()
+    for _ in range(60):
+        app = CookieMiddleware(app)  # a layer known to pass requests on
+    route = follow(app, "websocket", ROOM)
+    assert route.end is None and not route.certain
+    assert follow(CookieMiddleware(chatter_routes()), "websocket", ROOM).certain
+
+
 def test_unknown_layers_make_a_route_uncertain() -> None:
     route = follow(Unknown(chatter_routes()), "websocket", ROOM)
     assert route.consumer_class is ChatConsumer and not route.certain
@@ -324,6 +335,41 @@ def test_production_without_static_root(serve: Callable[[Any], list[str]]) -> No
 
 class RemoteStorage:
     """A storage that is no local folder (as django-storages' S3 storage)."""
+
+
+def test_static_files_of_an_application_that_cannot_be_loaded_are_not_judged() -> None:
+    """No ASGI_APPLICATION (chatter.E005) or one that fails (chatter.E017): no guess."""
+    with override_settings(DEBUG=True):
+        del settings.ASGI_APPLICATION
+        assert checks_asgi.check_static_files() == []
+    with override_settings(DEBUG=True, ASGI_APPLICATION="tests.no_such_module.application"):
+        assert checks_asgi.check_static_files() == []
+
+
+def static_check(app: Any) -> list[str]:
+    """The ids the static files check gives with ``app`` as the ASGI_APPLICATION."""
+    module = sys.modules[__name__]
+    module.APPLICATION = app
+    try:
+        with override_settings(ASGI_APPLICATION=f"{__name__}.APPLICATION"):
+            return [m.id or "" for m in checks_asgi.check_static_files()]
+    finally:
+        module.APPLICATION = None
+
+
+def test_a_urlconf_that_does_not_load_is_left_to_django() -> None:
+    with override_settings(DEBUG=True):
+        assert static_check(chatting(DJANGO)) == ["chatter.W023"]
+        with override_settings(ROOT_URLCONF="tests.no_such_module"):
+            assert static_check(chatting(DJANGO)) == []
+
+
+def test_a_static_files_storage_that_does_not_import_is_left_to_django() -> None:
+    broken = {**settings.STORAGES, "staticfiles": {"BACKEND": "tests.no_such_module.Storage"}}
+    with override_settings(DEBUG=False, STATIC_ROOT=None):
+        assert static_check(chatting(DJANGO)) == ["chatter.W024"]
+        with override_settings(STORAGES=broken):
+            assert static_check(chatting(DJANGO)) == []
 
 
 def test_hints_show_the_quickstart_s_code(serve: Callable[[Any], list[str]]) -> None:

@@ -230,3 +230,19 @@ def test_exit_status_in_a_real_process(tmp_path: Path) -> None:
     assert listed.returncode == 0
     assert listed.stdout.splitlines()[1].split("\t")[-1] == "1"
     assert manage("chatter_rooms", "nobody").returncode == 1
+
+
+@pytest.mark.django_db
+def test_a_chatter_command_without_run_says_so() -> None:
+    from chatter.management.base import ChatterCommand
+
+    with pytest.raises(NotImplementedError, match="must implement run"):
+        call_command(ChatterCommand())
+
+
+def test_the_missing_tables_message_says_what_to_do() -> None:
+    """In the public schema: pick a tenant's schema; in a tenant's: migrate it."""
+    from chatter.management.base import _no_tables_message
+
+    assert "migrate_schemas --schema beta" in _no_tables_message("beta")
+    assert "public schema" in _no_tables_message("public")

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from chatter import rooms
+from chatter import live, rooms
 from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN, TOO_MANY_SOCKETS
 from chatter.models import Message, Room
 from chatter.routing import websocket_urlpatterns
@@ -242,6 +242,39 @@ async def test_dropped_doorbell_is_filled_from_the_database(pair):
     assert seqs(got) == [1, 2, 3, 4]
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_a_doorbell_brings_a_socket_up_to_the_rooms_newest_message(pair):
+    """What a publish that failed rings later: the socket reads what it lacks, in order."""
+    alice, bob, room = pair
+    b = await open_room(bob, room)
+    await quiet(b)
+
+    def silent() -> None:
+        for i in range(3):
+            rooms.send_message(room, alice, f"silent {i}")
+
+    await sync_to_async(silent)()
+    await quiet(b)
+    await live.publish([live.doorbell_event(room.pk, 3)])
+    got = "".join(await frames_until(b, lambda t: "chatter-msg-3" in t))
+    assert seqs(got) == [1, 2, 3]
+    await live.publish([live.doorbell_event(room.pk, 2)])  # nothing it lacks
+    await quiet(b)
+    await b.disconnect()
+
+
+async def test_without_a_channel_layer_a_socket_still_gets_its_own_answers(pair, settings):
+    """No CHANNEL_LAYERS: the socket opens, stores and confirms its sends, joins no hub."""
+    settings.CHANNEL_LAYERS = {}
+    alice, _bob, room = pair
+    a = await open_room(alice, room)
+    client_id = str(uuid.uuid4())
+    await a.send_json_to({"text": "hello", "client_id": client_id})
+    got = "".join(await frames_until(a, lambda t: client_id in t))
+    assert client_id in got
+    assert await sync_to_async(Message.objects.filter(room=room, text="hello").count)() == 1
+    await a.disconnect()
 
 
 async def test_room_list_and_unread_reach_the_other_member(pair):

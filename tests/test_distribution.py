@@ -1,7 +1,7 @@
 """The distribution: ``python -m build`` makes an sdist and a wheel without a warning,
 ``twine check`` passes them, and the wheel installed into a fresh virtualenv (no network:
 ``--no-deps``, the dependencies come from this environment) has the templates, static
-files, translations and migrations Django needs."""
+files, translations and migrations Django needs, and the ``py.typed`` marker."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ PACKAGE_FILES = [
     "chatter/locale/de/LC_MESSAGES/django.po",
     "chatter/locale/de/LC_MESSAGES/django.mo",
     "chatter/management/commands/chatter_send.py",
+    "chatter/py.typed",
 ]
 
 INSTALLED_CHECK = """
@@ -116,6 +117,7 @@ def test_the_wheel_holds_templates_static_files_and_migrations(dist: dict[str, P
         "Classifier: Framework :: Django :: 5.2",
         "Classifier: Framework :: Django :: 6.0",
         "Classifier: Programming Language :: Python :: 3.13",
+        "Classifier: Typing :: Typed",
         "Provides-Extra: postgres",
         "Provides-Extra: redis",
         "Provides-Extra: tenants",

@@ -69,6 +69,67 @@ def test_redis_host_from_the_channel_layer(settings: Any) -> None:
     assert limits._pool_kwargs(limits.redis_host() or {})[0] == "sentinel"
 
 
+def _redis_parts() -> dict[str, Any]:
+    """The test Redis as channels-redis's other host formats name it."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(servers.REDIS_URL)
+    return {"host": url.hostname, "port": url.port, "db": int(url.path.strip("/") or 0)}
+
+
+@pytest.mark.redis
+def test_clients_for_every_host_format_reach_their_redis() -> None:
+    """A URL, a host and port, and keyword arguments all give clients of that server."""
+    parts = _redis_parts()
+    for host in (
+        {"address": servers.REDIS_URL, "socket_timeout": 30},
+        {"host": parts["host"], "port": parts["port"], "db": parts["db"]},
+    ):
+        client = limits._client(host, asynchronous=False)
+        assert client.ping()
+        assert client.connection_pool.connection_kwargs["db"] == parts["db"]
+
+        async def ping(host: dict[str, Any] = host) -> bool:
+            aclient = limits._client(host, asynchronous=True)
+            try:
+                return bool(await aclient.ping())
+            finally:
+                await aclient.aclose()
+
+        assert asyncio.run(ping())
+
+
+def test_a_sentinel_host_gives_clients_of_its_master() -> None:
+    """channels-redis's sentinel format: the master's name, the sentinels and their options.
+
+    Building the clients connects nowhere: no sentinel runs here, so only what they would
+    ask is checked.
+    """
+    from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
+    from redis.sentinel import SentinelConnectionPool
+
+    host = {
+        "master_name": "main",
+        "sentinels": [("10.0.0.5", 26379)],
+        "sentinel_kwargs": {"socket_timeout": 2},
+        "db": 3,
+    }
+    client = limits._client(host, asynchronous=False)
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert pool.service_name == "main" and pool.connection_kwargs["db"] == 3
+    sentinel = pool.sentinel_manager
+    assert [s.connection_pool.connection_kwargs["host"] for s in sentinel.sentinels] == ["10.0.0.5"]
+    assert sentinel.sentinel_kwargs == {"socket_timeout": 2}
+    assert host["sentinels"] == [("10.0.0.5", 26379)]  # the settings are not consumed
+
+    aclient = limits._client(host, asynchronous=True)
+    apool = aclient.connection_pool
+    assert isinstance(apool, AsyncSentinelPool)
+    assert apool.service_name == "main" and apool.connection_kwargs["db"] == 3
+    assert apool.sentinel_manager.sentinel_kwargs == {"socket_timeout": 2}
+
+
 def test_cache_counter_without_redis(settings: Any, user_id: str) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.CHATTER_RATE_LIMIT_MESSAGES, settings.CHATTER_RATE_LIMIT_SECONDS = 3, 60
@@ -200,3 +261,10 @@ def test_sockets_of_a_dead_process_expire(
         await limits.close_socket(user_id, "", "new")
 
     asyncio.run(later())
+
+
+def test_closing_a_socket_never_counted_is_harmless(settings: Any, user_id: str) -> None:
+    """E.g. a socket opened before the process restarted, or refused before it counted."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    asyncio.run(limits.close_socket(user_id, "", "never-opened"))
+    assert not any(user_id in key for key in limits._local_sockets)

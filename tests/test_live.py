@@ -212,3 +212,166 @@ def test_announcements_wait_for_the_commit() -> None:
     event = async_to_sync(next_event)(30)
     assert event["type"] == "chatter.message" and "kept" in event["html"]
     assert event["seq"] == message.seq == 1  # the rolled-back message took no number
+
+
+@pytest.mark.django_db
+def test_without_a_channel_layer_nothing_is_announced(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A project without CHANNEL_LAYERS serves pages only: announcing is a no-op, no error."""
+    from chatter import rooms
+    from chatter.models import Room
+    from tests.factories import make_user
+
+    alice, bob = make_user("alice"), make_user("bob")
+    settings.CHANNEL_LAYERS = {}
+    assert get_channel_layer() is None
+    with django_capture_on_commit_callbacks() as callbacks:
+        room = Room.objects.get(pk=rooms.create_room([alice, bob]))  # announce_room
+        message, _ = rooms.send_message(room, alice, "hello")
+        live.announce_message(message)
+        live.announce_read(room)
+        live.announce_logout(alice.pk, "a-session-key")
+        live.announce([live.message_event(message)])
+    assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_a_logout_without_a_session_is_not_announced(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        live.announce_logout(1, None)
+        live.announce_logout(1, "")
+        live.announce([])
+    assert callbacks == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        live.announce_logout(1, "a-session-key")
+    assert len(callbacks) == 1
+
+
+async def test_without_a_channel_layer_sockets_are_paced_by_nobody(settings: Any) -> None:
+    """Reads, pings and presence of sockets need the hub; without a layer they do nothing."""
+    from chatter.models import Room
+
+    settings.CHANNEL_LAYERS = {}
+    room = Room(name="no layer")
+    live.read("", room, 1, 5)
+    live.still_here("", room, 1)
+    live.presence_changed("", room, 1)
+    await live.publish([live.doorbell_event(room.pk, 3)])  # nowhere to send: no error
+    assert not live._outage.failing
+
+
+async def test_a_long_outage_is_logged_once_and_ends_with_one_resync(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Retries that fail (the layer stays down) neither log again nor resync early."""
+    caplog.set_level(logging.WARNING, "chatter.live")
+    layer = FlakyLayer()
+    hub = Hub(layer)
+    socket = Listener()
+    await hub.join(socket, ["room"])
+    try:
+        layer.down = True
+        await layer.send(hub.channel, {"type": "t", "group": "nowhere"})
+        await until(lambda: not hub.healthy)
+        await asyncio.sleep(0.8)  # several failed receives and re-joins meanwhile
+        assert socket.resyncs == 0
+        layer.down = False
+        await until(lambda: socket.resyncs == 1)
+        assert caplog.text.count("the channel layer failed") == 1
+        assert caplog.text.count("is back") == 1
+    finally:
+        await hub.close()
+
+
+async def test_concurrent_first_joins_start_one_reader() -> None:
+    layer = InMemoryChannelLayer()
+    hub = Hub(layer)
+    sockets = [Listener() for _ in range(5)]
+    try:
+        await asyncio.gather(*(hub.join(socket, ["g"]) for socket in sockets))
+        assert len(layer.groups["g"]) == 1
+        await layer.group_send("g", {"type": "t", "group": "g"})
+        await until(lambda: all(len(s.events) == 1 for s in sockets))
+    finally:
+        await hub.close()
+
+
+async def test_events_without_a_group_and_unknown_groups_reach_nobody() -> None:
+    hub = Hub(InMemoryChannelLayer())
+    socket = Listener()
+    await hub.join(socket, ["g"])
+    hub.leave(socket, ["never-joined"])  # harmless
+    try:
+        await hub.deliver_locally({"type": "t"})
+        await hub.deliver_locally({"type": "t", "group": ["g"]})
+        await hub.deliver_locally({"type": "t", "group": "other"})
+        assert socket.events == []
+        await hub.deliver_locally({"type": "t", "group": "g"})
+        assert socket.events == [("g", {"type": "t", "group": "g"})]
+    finally:
+        await hub.close()
+
+
+async def test_groups_are_added_again_every_refresh_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """channels-redis forgets a group's members after ``group_expiry``: the hub re-adds."""
+    from chatter.live import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "SWEEP_INTERVAL", 0.05)
+    monkeypatch.setattr(hub_module, "REFRESH_INTERVAL", 0.0)
+    layer = InMemoryChannelLayer()
+    hub = Hub(layer)
+    socket = Listener()
+    await hub.join(socket, ["room"])
+    try:
+        await layer.group_discard("room", hub.channel)  # expired
+        assert "room" not in layer.groups
+        await until(lambda: "room" in layer.groups)
+        await layer.group_send("room", {"type": "t", "group": "room"})
+        await until(lambda: len(socket.events) == 1)
+    finally:
+        await hub.close()
+
+
+async def test_a_failing_flush_is_logged_and_the_next_one_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flushed: list[set[int]] = []
+
+    async def flush(key: str, items: set[int]) -> None:
+        if not flushed:
+            flushed.append(set())
+            raise RuntimeError("the database is down")
+        flushed.append(items)
+
+    pacer: Pacer[str, int] = Pacer(0.05, flush)
+    pacer.note("room", 1)
+    await until(lambda: len(flushed) == 1)
+    pacer.note("room", 2)
+    await until(lambda: len(flushed) == 2)
+    assert flushed[1] == {2}
+    assert "flushing 'room' failed" in caplog.text
+    pacer.cancel()
+
+
+async def test_a_pacer_forgets_keys_that_have_been_quiet() -> None:
+    """After 1000 keys, keys quiet for ten intervals are dropped: the dict stays bounded."""
+    flushed: list[int] = []
+
+    async def flush(key: int, items: set[None]) -> None:
+        flushed.append(key)
+
+    pacer: Pacer[int, None] = Pacer(0.01, flush)
+    for key in range(1001):
+        pacer.note(key)
+    await until(lambda: len(flushed) == 1001)
+    assert len(pacer.last) == 1001
+    await asyncio.sleep(0.15)  # ten intervals and more
+    pacer.note(5000)
+    await until(lambda: 5000 in flushed)
+    assert set(pacer.last) == {5000}
+    pacer.cancel()

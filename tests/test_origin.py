@@ -84,6 +84,8 @@ async def test_same_host_is_accepted(host: str, origin: str) -> None:
         ("alpha.test.com", "ftp://alpha.test.com"),
         ("alpha.test.com", "http://alpha.test.com:99999"),  # malformed port
         ("evil.org", "http://evil.org"),  # same host, but not in ALLOWED_HOSTS
+        (":8000", "http://alpha.test.com"),  # a Host with no host name
+        ("alpha test.com", "http://alpha test.com"),  # a malformed Host
     ],
 )
 async def test_other_origins_are_refused_with_4403(host: str | None, origin: str | None) -> None:

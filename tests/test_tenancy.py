@@ -102,3 +102,20 @@ def test_schema_is_a_no_op_without_tenants() -> None:
     with tenancy.schema("alpha"):
         assert tenancy.current_schema() == ""
     assert tenancy.tenant_for_host("alpha.test.com") is None
+
+
+@pytest.mark.django_db
+def test_a_database_failure_inside_a_transaction_is_not_retried() -> None:
+    """Outside one, in_schema retries once on a new connection (tests/test_faults.py); inside,
+    the transaction is already lost: retrying would run half of it again."""
+    from django.db import OperationalError, transaction
+
+    calls: list[int] = []
+
+    def fail() -> None:
+        calls.append(1)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with transaction.atomic(), pytest.raises(OperationalError):
+        tenancy._run_in_schema("", fail)
+    assert calls == [1]

@@ -288,3 +288,70 @@ def test_multitenancy_page_examples_run() -> None:
     assert run_block(urls_public)["urlpatterns"]
     compile(shell, "<docs/multitenancy.rst>", "exec")
     assert run_block(consumer)["BadgeConsumer"].__name__ == "BadgeConsumer"
+
+
+async def test_auth_middleware_reads_the_cookies_cookie_middleware_parsed() -> None:
+    user = await database_sync_to_async(get_user_model().objects.create_user)("erin")
+    cookie = await database_sync_to_async(cookie_for)(user)
+    data = await report(CookieMiddleware(MTAuthMiddleware(app)), cookie)
+    assert data["username"] == "erin"
+
+
+async def test_a_session_store_in_the_scope_is_read_again() -> None:
+    """A store put in the scope as is (not channels' lazy one) is used, and read afresh:
+    what it cached before (perhaps in another schema) does not count."""
+
+    def login() -> SessionStore:
+        user = get_user_model().objects.create_user("frank")
+        key = cookie_for(user).split("=", 1)[1]
+        store = SessionStore(key)
+        assert store.get("_auth_user_id") == str(user.pk)  # read, so cached
+        return store
+
+    store = await database_sync_to_async(login)()
+
+    async def with_store(scope: dict, receive: Any, send: Any) -> Any:
+        return await MTAuthMiddleware(app)(dict(scope, session=store), receive, send)
+
+    assert (await report(with_store))["username"] == "frank"
+    from django.contrib.sessions.models import Session
+
+    await database_sync_to_async(Session.objects.filter(pk=store.session_key).delete)()
+    assert (await report(with_store))["authenticated"] is False  # logged out meanwhile
+
+
+async def test_a_session_without_the_auth_hash_is_anonymous() -> None:
+    """As ``django.contrib.auth.get_user``: no hash, no user (and the session is flushed)."""
+
+    def session_without_hash() -> str:
+        user = get_user_model().objects.create_user("grace")
+        store = SessionStore()
+        store["_auth_user_id"] = str(user.pk)
+        store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        store.create()
+        return store.session_key or ""
+
+    key = await database_sync_to_async(session_without_hash)()
+    data = await report(ChatterMTMiddlewareStack(app), f"sessionid={key}")
+    assert data["authenticated"] is False
+    assert not await database_sync_to_async(SessionStore().exists)(key)
+
+
+async def test_a_session_of_a_backend_no_longer_configured_is_anonymous(settings: Any) -> None:
+    user = await database_sync_to_async(get_user_model().objects.create_user)("heidi")
+    cookie = await database_sync_to_async(cookie_for)(user)
+    assert (await report(ChatterMTMiddlewareStack(app), cookie))["authenticated"] is True
+    # The session names ModelBackend, which the project has since removed.
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.RemoteUserBackend"]
+    assert (await report(ChatterMTMiddlewareStack(app), cookie))["authenticated"] is False
+
+
+async def test_auth_middleware_passes_other_scopes_through_untouched() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def inner(scope: dict, receive: Any, send: Any) -> None:
+        seen.append(scope)
+
+    scope = {"type": "lifespan"}
+    await MTAuthMiddleware(inner)(scope, None, None)
+    assert seen == [{"type": "lifespan"}]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -32,6 +32,7 @@ from django.db import transaction
 from chatter import frames, rooms, tenancy
 from chatter.live.hub import Hub, gate, hub_for
 from chatter.models import Message, Room
+from chatter.types import RoomId, User, UserId
 
 __all__ = [
     "Event",
@@ -52,8 +53,14 @@ log = logging.getLogger("chatter.live")
 
 #: Seconds between two "Seen by" or presence frames of one room from one process.
 PACE = 1.0
-#: Seconds over which one process gathers the reads of a room into one database call.
+#: Seconds over which one process gathers the reads of its rooms into one database call.
 READ_BATCH = 0.25
+
+# The pacers gather per tenant (their key is the schema name), for all rooms at once:
+#: A member of a room: (room id, user id).
+MemberItem = tuple[uuid.UUID, UserId]
+#: A read: (room id, user id, up to which sequence; None: the newest).
+ReadItem = tuple[uuid.UUID, UserId, int | None]
 
 
 @dataclass
@@ -83,7 +90,7 @@ def message_event(message: Message, schema_name: str = "") -> Event:
     )
 
 
-def room_event(room_id: uuid.UUID, member_ids: Iterable[Any], schema_name: str = "") -> Event:
+def room_event(room_id: uuid.UUID, member_ids: Iterable[UserId], schema_name: str = "") -> Event:
     """A new room: the open room lists of its members fetch its entry."""
     return _event(
         tenancy.rooms_group(schema_name),
@@ -95,7 +102,11 @@ def room_event(room_id: uuid.UUID, member_ids: Iterable[Any], schema_name: str =
 
 
 def seen_event(
-    room_id: uuid.UUID, seq: int, readers: list[Any], sender_id: Any = None, schema_name: str = ""
+    room_id: uuid.UUID,
+    seq: int,
+    readers: list[User],
+    sender_id: UserId | None = None,
+    schema_name: str = "",
 ) -> Event:
     """Who has read the room's last message: the "Seen by" line for the open room, and for
     room lists the read position of those readers (each page updates its own badge)."""
@@ -109,25 +120,27 @@ def seen_event(
     )
 
 
-def presence_event(room_id: Any, changes: list[tuple[Any, bool]], schema_name: str = "") -> Event:
+def presence_event(
+    room_id: RoomId, changes: list[tuple[User, bool]], schema_name: str = ""
+) -> Event:
     """Members that became active or inactive in the room."""
     group = tenancy.room_group(schema_name, room_id)
     return _event(group, "chatter.frame", html=frames.presence(changes))
 
 
-def typing_event(room_id: Any, user: Any, schema_name: str = "") -> Event:
+def typing_event(room_id: RoomId, user: User, schema_name: str = "") -> Event:
     """ "<name> is typing…" for the room's other members."""
     group = tenancy.room_group(schema_name, room_id)
     return _event(group, "chatter.frame", html=frames.typing(user), skip=str(user.pk))
 
 
-def logout_event(user_id: Any, session_key: str, schema_name: str = "") -> Event:
+def logout_event(user_id: UserId, session_key: str, schema_name: str = "") -> Event:
     """Close the sockets opened with this session."""
     group = tenancy.user_group(schema_name, user_id)
     return _event(group, "chatter.logout", session=session_key)
 
 
-def doorbell_event(room_id: Any, seq: int, schema_name: str = "") -> Event:
+def doorbell_event(room_id: RoomId, seq: int, schema_name: str = "") -> Event:
     """The room has messages up to ``seq``: sockets that lack some read them."""
     return _event(tenancy.room_group(schema_name, room_id), "chatter.doorbell", seq=seq)
 
@@ -226,7 +239,7 @@ def announce_message(message: Message) -> None:
         announce([message_event(message, tenancy.current_schema())])
 
 
-def announce_room(room_id: uuid.UUID, member_ids: Iterable[Any]) -> None:
+def announce_room(room_id: uuid.UUID, member_ids: Iterable[UserId]) -> None:
     """From sync code: show a new room in its members' open room lists."""
     if get_channel_layer() is not None:
         announce([room_event(room_id, member_ids, tenancy.current_schema())])
@@ -242,7 +255,7 @@ def announce_read(room: Room) -> None:
         announce([seen_event(room.pk, last, readers, sender_id, tenancy.current_schema())])
 
 
-def announce_logout(user_id: Any, session_key: str | None) -> None:
+def announce_logout(user_id: UserId, session_key: str | None) -> None:
     """From sync code: close the sockets that were opened with this session."""
     if session_key:
         announce([logout_event(user_id, session_key, tenancy.current_schema())])
@@ -256,7 +269,7 @@ def _hub() -> Hub | None:
     return hub_for(layer) if layer is not None else None
 
 
-def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
+def read(schema_name: str, room: Room, user_id: UserId, seq: int | None) -> None:
     """A socket's user read ``room`` up to ``seq`` (None: the newest).
 
     Reads are the most frequent frame (every visible page, after new messages): one
@@ -270,14 +283,14 @@ def read(schema_name: str, room: Room, user_id: Any, seq: int | None) -> None:
     hub.pacer("reads", READ_BATCH, _flush_reads).note(schema_name, (room.pk, user_id, seq))
 
 
-def still_here(schema_name: str, room: Room, user_id: Any) -> None:
+def still_here(schema_name: str, room: Room, user_id: UserId) -> None:
     """A socket's ping: its user still has ``room`` open (all rooms' pings once a second)."""
     hub = _hub()
     if hub is not None:
         hub.pacer("pings", PACE, _flush_pings).note(schema_name, (room.pk, user_id))
 
 
-def gone(schema_name: str, room: Room, user_id: Any) -> None:
+def gone(schema_name: str, room: Room, user_id: UserId) -> None:
     """The user's last socket on ``room`` in this process closed: a ping of theirs not yet
     written must not mark them active again after they left."""
     hub = _hub()
@@ -285,7 +298,7 @@ def gone(schema_name: str, room: Room, user_id: Any) -> None:
         hub.pacer("pings", PACE, _flush_pings).discard(schema_name, (room.pk, user_id))
 
 
-def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
+def presence_changed(schema_name: str, room: Room, user_id: UserId) -> None:
     """A member arrived in or left ``room``: paced, and only the members that changed."""
     hub = _hub()
     if hub is not None:
@@ -296,16 +309,15 @@ def presence_changed(schema_name: str, room: Room, user_id: Any) -> None:
 # so the statements per second do not grow with the number of rooms a process serves.
 
 
-def _by_room(items: Iterable[tuple[Any, Any]]) -> dict[Any, set[Any]]:
-    grouped: dict[Any, set[Any]] = {}
+def _by_room(items: Iterable[MemberItem]) -> dict[uuid.UUID, set[UserId]]:
+    grouped: dict[uuid.UUID, set[UserId]] = {}
     for room_id, user_id in items:
         grouped.setdefault(room_id, set()).add(user_id)
     return grouped
 
 
-async def _flush_reads(key: Hashable, items: set[Any]) -> None:
-    schema_name = str(key)
-    reads: dict[tuple[Any, Any], int | None] = {}
+async def _flush_reads(schema_name: str, items: set[ReadItem]) -> None:
+    reads: dict[MemberItem, int | None] = {}
     for room_id, user_id, seq in items:
         known = reads.get((room_id, user_id), 0)
         reads[room_id, user_id] = None if seq is None or known is None else max(seq, known)
@@ -317,8 +329,7 @@ async def _flush_reads(key: Hashable, items: set[Any]) -> None:
             pacer.note(schema_name, room_id)
 
 
-async def _flush_pings(key: Hashable, items: set[Any]) -> None:
-    schema_name = str(key)
+async def _flush_pings(schema_name: str, items: set[MemberItem]) -> None:
     arrived = await tenancy.in_schema(schema_name, rooms.touch_many, _by_room(items))
     hub = _hub()
     if arrived and hub is not None:
@@ -328,8 +339,7 @@ async def _flush_pings(key: Hashable, items: set[Any]) -> None:
                 pacer.note(schema_name, (room_id, user_id))
 
 
-async def _flush_seen(key: Hashable, room_ids: set[Any]) -> None:
-    schema_name = str(key)
+async def _flush_seen(schema_name: str, room_ids: set[uuid.UUID]) -> None:
     lines = await tenancy.in_schema(schema_name, rooms.seen_lines, room_ids)
     await publish(
         [
@@ -339,8 +349,7 @@ async def _flush_seen(key: Hashable, room_ids: set[Any]) -> None:
     )
 
 
-async def _flush_presence(key: Hashable, items: set[Any]) -> None:
-    schema_name = str(key)
+async def _flush_presence(schema_name: str, items: set[MemberItem]) -> None:
     changes = await tenancy.in_schema(schema_name, rooms.presence, _by_room(items))
     await publish(
         [presence_event(room_id, found, schema_name) for room_id, found in changes.items()]

@@ -21,7 +21,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("chatter.live")
 
@@ -47,7 +47,11 @@ class Listener(Protocol):
         """The channel layer may have dropped events: read what was missed."""
 
 
-class Pacer:
+K = TypeVar("K", bound=Hashable)
+I = TypeVar("I", bound=Hashable)  # noqa: E741
+
+
+class Pacer(Generic[K, I]):
     """At most one ``flush(key, items)`` per ``interval`` seconds per key.
 
     The first note of a key flushes at once; notes within the interval after a flush are
@@ -55,17 +59,15 @@ class Pacer:
     flushes per interval, and a single note is never delayed.
     """
 
-    def __init__(
-        self, interval: float, flush: Callable[[Hashable, set[Any]], Awaitable[None]]
-    ) -> None:
+    def __init__(self, interval: float, flush: Callable[[K, set[I]], Awaitable[None]]) -> None:
         self.interval = interval
         self.flush = flush
-        self.pending: dict[Hashable, set[Any]] = {}
-        self.last: dict[Hashable, float] = {}
-        self.timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self.pending: dict[K, set[I]] = {}
+        self.last: dict[K, float] = {}
+        self.timers: dict[K, asyncio.TimerHandle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def note(self, key: Hashable, item: Any = None) -> None:
+    def note(self, key: K, item: I | None = None) -> None:
         items = self.pending.setdefault(key, set())
         if item is not None:
             items.add(item)
@@ -75,13 +77,13 @@ class Pacer:
         delay = max(0.0, self.last.get(key, -self.interval) + self.interval - loop.time())
         self.timers[key] = loop.call_later(delay, self._fire, key)
 
-    def discard(self, key: Hashable, item: Any) -> None:
+    def discard(self, key: K, item: I) -> None:
         """Forget a note not flushed yet (it no longer holds)."""
         items = self.pending.get(key)
         if items is not None:
             items.discard(item)
 
-    def _fire(self, key: Hashable) -> None:
+    def _fire(self, key: K) -> None:
         del self.timers[key]
         items = self.pending.pop(key, set())
         self.last[key] = asyncio.get_running_loop().time()
@@ -96,7 +98,7 @@ class Pacer:
             for old in [k for k, at in self.last.items() if at < cutoff]:
                 del self.last[old]
 
-    async def _run(self, key: Hashable, items: set[Any]) -> None:
+    async def _run(self, key: K, items: set[I]) -> None:
         try:
             await self.flush(key, items)
         except Exception:
@@ -116,7 +118,8 @@ class Hub:
         self.channel: str | None = None
         self.listeners: dict[str, set[Listener]] = {}
         self.subscribed: set[str] = set()
-        self.pacers: dict[str, Pacer] = {}
+        # Pacers of any key and item types, each made by pacer() for its own flush.
+        self.pacers: dict[str, Pacer[Any, Any]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
@@ -155,8 +158,8 @@ class Hub:
         return set(self.listeners.get(group, ()))
 
     def pacer(
-        self, name: str, interval: float, flush: Callable[[Hashable, set[Any]], Awaitable[None]]
-    ) -> Pacer:
+        self, name: str, interval: float, flush: Callable[[K, set[I]], Awaitable[None]]
+    ) -> Pacer[K, I]:
         """The process's pacer called ``name`` (made on first use)."""
         if name not in self.pacers:
             self.pacers[name] = Pacer(interval, flush)

@@ -16,6 +16,7 @@ from django.db import connection
 
 from chatter import tenancy
 from chatter.models import Room
+from chatter.types import User
 
 
 class ChatterCommand(BaseCommand):
@@ -78,7 +79,7 @@ def _no_tables_message(schema_name: str) -> str:
     )
 
 
-def get_users(usernames: list[str]) -> list[Any]:
+def get_users(usernames: list[str]) -> list[User]:
     """The users with these usernames, in the given order; CommandError names any unknown."""
     user_model = get_user_model()
     field = user_model.USERNAME_FIELD
@@ -93,7 +94,7 @@ def get_users(usernames: list[str]) -> list[Any]:
     return [found[name] for name in usernames]
 
 
-def get_user(username: str) -> Any:
+def get_user(username: str) -> User:
     """The user with this username, or a CommandError naming it."""
     return get_users([username])[0]
 

@@ -12,18 +12,19 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from chatter import rooms
+from chatter.types import AnyUser, User
 
 register = template.Library()
 
 
 @register.filter
-def chatter_name(user: Any) -> str:
+def chatter_name(user: User | None) -> str:
     """How a user is named in Chatter: full name if set, else the username."""
     return rooms.display_name(user)
 
 
 @register.filter
-def chatter_initials(name: Any) -> str:
+def chatter_initials(name: object) -> str:
     """Up to two capital initials of a name, for the avatar circles."""
     words = [w for w in str(name or "").replace(",", " ").split() if w[:1].isalnum()]
     return "".join(w[0] for w in words[:2]).upper() or "?"
@@ -67,8 +68,16 @@ def chatter_when(value: datetime.datetime | None) -> str:
     return formats.date_format(local, "SHORT_DATE_FORMAT")
 
 
+def _viewer(context: template.Context) -> User | None:
+    """The logged-in user the page is for (``request.user``, else ``user``), or None."""
+    request = context.get("request")
+    viewer = getattr(request, "user", None) or context.get("user")
+    logged_in: User | None = viewer if getattr(viewer, "is_authenticated", False) else None
+    return logged_in
+
+
 @register.inclusion_tag("chatter/message_button.html", takes_context=True)
-def chatter_message_button(context: template.Context, user: Any) -> dict[str, Any]:
+def chatter_message_button(context: template.Context, user: AnyUser | None) -> dict[str, Any]:
     """A "Message" button: a small POST form to the room of the viewer and ``user``.
 
     A ``<button>`` (it looks like one without any stylesheet) whose accessible name is
@@ -78,17 +87,17 @@ def chatter_message_button(context: template.Context, user: Any) -> dict[str, An
     viewer themself.
     """
     request = context.get("request")
-    viewer = getattr(request, "user", None) or context.get("user")
+    viewer = _viewer(context)
     show = bool(
         user is not None
         and getattr(user, "is_authenticated", False)
         and getattr(user, "pk", None) is not None
-        and not (getattr(viewer, "is_authenticated", False) and viewer.pk == user.pk)
+        and not (viewer is not None and viewer.pk == user.pk)
     )
     data: dict[str, Any] = {
         "show": show,
         "target": user,
-        "username": user.get_username() if show else "",
+        "username": user.get_username() if show and user is not None else "",
     }
     if show and isinstance(request, HttpRequest):
         # Also where the page was rendered without a RequestContext.
@@ -99,8 +108,7 @@ def chatter_message_button(context: template.Context, user: Any) -> dict[str, An
 @register.simple_tag(takes_context=True)
 def chatter_unread_count(context: template.Context) -> int:
     """Unread messages of the logged-in user in all their rooms; 0 for anonymous visitors."""
-    request = context.get("request")
-    viewer = getattr(request, "user", None) or context.get("user")
-    if not getattr(viewer, "is_authenticated", False):
+    viewer = _viewer(context)
+    if viewer is None:
         return 0
     return rooms.total_unread(viewer)

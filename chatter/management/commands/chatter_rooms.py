@@ -13,6 +13,7 @@ from django.utils import timezone
 from chatter import rooms
 from chatter.management.base import ChatterCommand, get_user
 from chatter.models import Membership, Room
+from chatter.types import User
 
 
 def _when(value: datetime) -> str:
@@ -53,7 +54,7 @@ class Command(ChatterCommand):
             lines.append(f"{room.id}\t{title}\t{names}\t{_when(room.updated_at)}")
         self._print(["id", "name", "members", "last activity"], lines)
 
-    def _for_user(self, user: Any) -> None:
+    def _for_user(self, user: User) -> None:
         lines = []
         for summary in rooms.rooms_for(user):
             names = ", ".join(u.get_username() for u in [user, *summary.others])
