@@ -59,6 +59,8 @@ def test_redis_host_from_the_channel_layer(settings: Any) -> None:
         }
     }
     assert limits.redis_host() == {"host": "10.0.0.1", "port": 6380}
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = ["redis://other:6380/1"]
+    assert limits.redis_host() == {"address": "redis://other:6380/1"}
     sentinel = {"sentinels": [("s1", 26379)], "master_name": "main", "db": 2}
     settings.CHANNEL_LAYERS = {
         "default": {
@@ -268,3 +270,17 @@ def test_closing_a_socket_never_counted_is_harmless(settings: Any, user_id: str)
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     asyncio.run(limits.close_socket(user_id, "", "never-opened"))
     assert not any(user_id in key for key in limits._local_sockets)
+
+
+def test_a_ping_of_a_closed_socket_does_not_count_it_again(settings: Any, user_id: str) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHATTER_MAX_SOCKETS_PER_USER = 1
+
+    async def scenario() -> None:
+        assert await limits.open_socket(user_id, "", "first")
+        await limits.close_socket(user_id, "", "first")
+        await limits.refresh_socket(user_id, "", "first")  # its last ping, late
+        assert await limits.open_socket(user_id, "", "second")
+        await limits.close_socket(user_id, "", "second")
+
+    asyncio.run(scenario())
