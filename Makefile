@@ -15,7 +15,7 @@ export CHATTER_TEST_PG := $(PG_SERVER)
 export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
 export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
-.PHONY: demo demo-tenants test lint typecheck unit pg tenants browser docs coverage-erase coverage \
+.PHONY: screenshots demo demo-tenants test lint typecheck unit pg tenants browser docs coverage-erase coverage \
 	bench bench-profile bench-latency clean
 # Every pytest stage runs under coverage; `make coverage` combines them (and the Daphne and
 # manage.py processes they start) and enforces the floor of pyproject.toml.
@@ -61,6 +61,11 @@ tenants: $(VENV)/.installed
 
 browser: $(VENV)/.installed
 	$(PYTEST) -q -m browser --ignore=tests/tenants
+
+# The browser tests again, writing their screenshots into the documentation.
+screenshots: $(VENV)/.installed
+	CHATTER_SCREENSHOTS=$(CURDIR)/docs/_static/screenshots $(PY) -m pytest -q -m browser \
+		--ignore=tests/tenants -k "from_profile or two_tenants"
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html

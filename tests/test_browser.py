@@ -2,8 +2,8 @@
 
 One Daphne process serves the demo project on the real PostgreSQL and Redis for the whole
 module; alice and bob (and carol) log in through the real login form. Screenshots of the
-room page go to ``docs/_static/screenshots/``; a failing test leaves screenshots of its
-open pages in ``test-artifacts/``.
+room page go to ``test-artifacts/screenshots/`` (``make screenshots`` writes the docs'); a
+failing test leaves screenshots of its open pages in ``test-artifacts/``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ prepared by ``manage.py demo_tenants`` (tenants alpha and beta, each with alice 
 with the real Redis channel layer. One Chromium holds four logged-in contexts: alice and
 bob of ``alpha.localhost`` and of ``beta.localhost``. The users of both tenants have the
 same ids, so this checks that equal ids of two tenants never meet. Screenshots of bob's
-room on each tenant go to ``docs/_static/screenshots/``; a failure leaves screenshots of
+room on each tenant go to ``test-artifacts/screenshots/`` (``make screenshots``: the
+docs'); a failure leaves screenshots of
 every page in ``test-artifacts/``.
 """
 

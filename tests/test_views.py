@@ -117,6 +117,17 @@ def test_room_page_empty_state_and_title(alice_client: Any, alice: Any, bob: Any
     assert 'id="chatter-older"' not in html
 
 
+def test_room_page_lists_members_with_a_comma_and_no_space_before_it(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    room = _room(alice, bob)
+    html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    line = re.search(r'<p id="chatter-members".*?</p>', html, re.S)
+    assert line is not None
+    assert re.search(r"</span>, <span", line.group()), line.group()
+    assert not re.search(r"\s,", line.group())
+
+
 def test_seen_by_under_own_last_message(alice_client: Any, alice: Any, bob: Any) -> None:
     room = _room(alice, bob)
     rooms.send_message(room, alice, "hello")
