@@ -88,6 +88,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # layer is configured, and connect() checks for it.
         self.channel_layer = get_channel_layer(self.channel_layer_alias)  # type: ignore[assignment]
         self.base_send = send
+        self.frame_send = _frame_send(send)
         # The socket's own answers speak its page's language (shared frames have no words).
         self.language = language.of_scope(scope)
         with translation.override(self.language), contextlib.suppress(StopConsumer):
@@ -116,7 +117,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             # asgiref.typing requires "bytes" too; the ASGI spec makes it optional (as
             # channels' own send() leaves it out).
-            await self.base_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
+            await self.frame_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
         except Exception as exc:  # disconnect() follows and cleans up
             log.debug("Chatter: a frame for a closed socket was dropped (%r).", exc)
 
@@ -475,6 +476,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Too much was missed to send: ask the page to reload, send no more messages."""
         self.stale = True
         await self.write(frames.too_far_behind())
+
+
+def _frame_send(send: ASGISendCallable) -> ASGISendCallable:
+    """The send to use for ``websocket.send``: ``send`` without channels' session wrappers.
+
+    ``SessionMiddleware`` wraps ``send`` to save the session and set its cookie on
+    ``http.response.start``; for every other message it only reads the session's state
+    and passes the message on, a cost paid per frame of a fan-out. Frames skip it; accept
+    and close keep the full chain.
+    """
+    from channels.sessions import InstanceSessionWrapper
+
+    while isinstance(getattr(send, "__self__", None), InstanceSessionWrapper):
+        real = getattr(send.__self__, "real_send", None)  # type: ignore[attr-defined]
+        if real is None:
+            break
+        send = real
+    return send
 
 
 def _both(event: dict[str, Any]) -> str:

@@ -565,5 +565,20 @@ async def test_a_frame_for_a_socket_that_has_gone_is_dropped_quietly() -> None:
     async def closed(message: dict[str, object]) -> None:
         raise ConnectionResetError("Attempt to send on a closed protocol")
 
-    consumer.base_send = closed
+    consumer.base_send = consumer.frame_send = closed
     await consumer.write("<div>late</div>")  # no exception: disconnect() cleans up
+
+
+async def test_frames_skip_the_session_wrappers() -> None:
+    """SessionMiddleware's send only acts on http.response.start: frames go past it."""
+    from channels.sessions import InstanceSessionWrapper
+
+    from chatter.consumers import _frame_send
+
+    async def server_send(message: dict[str, object]) -> None:
+        pass
+
+    outer = InstanceSessionWrapper({"type": "websocket", "cookies": {}}, server_send)
+    inner_twice = InstanceSessionWrapper({"type": "websocket", "cookies": {}}, outer.send)
+    assert _frame_send(inner_twice.send) is server_send
+    assert _frame_send(server_send) is server_send
