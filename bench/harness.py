@@ -456,6 +456,9 @@ class Bench:
                 "senders": [{"socket": 0, "rate": p.s6_rate}],
                 "duration": p.s6_duration,
                 "ping": "fresh",
+                # the arrivals of the connects are written and announced paced (once a
+                # second): wait them out, so that they are not counted as the send's
+                "quiet": 2.5,
             }
             label = f"room {size}"
             steps.append(

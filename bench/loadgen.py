@@ -430,8 +430,9 @@ class Generator:
     async def settle(self) -> None:
         """Wait until frames stop flowing (connect-time announcements), at most settle_max."""
         deadline = now() + float(self.spec.get("settle_max", 10))
-        await asyncio.sleep(QUIET)
-        while now() < deadline and now() - self.last_frame < QUIET:
+        quiet = float(self.spec.get("quiet", QUIET))
+        await asyncio.sleep(quiet)
+        while now() < deadline and now() - self.last_frame < quiet:
             await asyncio.sleep(0.1)
 
     async def send_loop(self, sender: dict[str, Any], start: float, end: float) -> None:

@@ -89,6 +89,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_channel_layer(self.channel_layer_alias)  # type: ignore[assignment]
         self.base_send = send
         self.frame_send = _frame_send(send)
+        self.buffer: list[str] | None = None
         # The socket's own answers speak its page's language (shared frames have no words).
         self.language = language.of_scope(scope)
         with translation.override(self.language), contextlib.suppress(StopConsumer):
@@ -113,13 +114,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
         A socket can close while its answer is on the way (the server says so by raising,
         e.g. Daphne's ``Disconnected``): the socket is done, the work it asked for is not
         undone (a stored message stays stored; the page gets it when it reconnects).
+
+        While the hub hands this socket several events at once (:meth:`hub_events`), the
+        texts are gathered and written as one frame at the end.
         """
+        if self.buffer is not None:
+            self.buffer.append(text)
+            return
         try:
             # asgiref.typing requires "bytes" too; the ASGI spec makes it optional (as
             # channels' own send() leaves it out).
             await self.frame_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
         except Exception as exc:  # disconnect() follows and cleans up
             log.debug("Chatter: a frame for a closed socket was dropped (%r).", exc)
+
+    async def flush(self) -> None:
+        """Write what :meth:`hub_events` gathered, as one frame."""
+        buffer, self.buffer = self.buffer, None
+        if buffer:
+            await self.write("".join(buffer))
 
     async def refuse(self, code: int) -> None:
         """Accept, then close with a 4xxx code, so the browser does not retry forever."""
@@ -323,6 +336,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await live.publish([live.typing_event(self.room.pk, self.user, self.schema_name)])
 
     # -- events from the hub --------------------------------------------------------------
+
+    async def hub_events(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Several events the hub read together: handled in order, written as one frame.
+
+        The page handles a frame of several messages as it handles a page of a resume.
+        Anything the socket's worker writes meanwhile joins the frame, after them.
+        """
+        self.buffer = []
+        try:
+            for group, event in items:
+                await self.hub_event(group, event)
+        finally:
+            await self.flush()
 
     async def hub_event(self, group: str, event: dict[str, Any]) -> None:
         """One event of a group this socket joined: write it now, or queue it in order."""

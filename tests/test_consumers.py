@@ -566,6 +566,7 @@ async def test_a_frame_for_a_socket_that_has_gone_is_dropped_quietly() -> None:
         raise ConnectionResetError("Attempt to send on a closed protocol")
 
     consumer.base_send = consumer.frame_send = closed
+    consumer.buffer = None
     await consumer.write("<div>late</div>")  # no exception: disconnect() cleans up
 
 
@@ -582,3 +583,28 @@ async def test_frames_skip_the_session_wrappers() -> None:
     inner_twice = InstanceSessionWrapper({"type": "websocket", "cookies": {}}, outer.send)
     assert _frame_send(inner_twice.send) is server_send
     assert _frame_send(server_send) is server_send
+
+
+async def test_events_handed_on_together_are_one_frame_in_order() -> None:
+    """Under load the hub hands a socket several events at once: one frame for them."""
+    from chatter.consumers import ChatConsumer
+
+    consumer = ChatConsumer()
+    frames_sent: list[str] = []
+
+    async def server_send(message: dict[str, Any]) -> None:
+        frames_sent.append(message["text"])
+
+    consumer.base_send = consumer.frame_send = server_send
+    consumer.buffer = None
+    consumer.worker = None
+    consumer.is_open, consumer.room_group, consumer.last_sent = True, "room", 4
+    events = [
+        {"type": "chatter.message", "seq": seq, "html": f"<m{seq}>", "list": f"<l{seq}>"}
+        for seq in (5, 6)
+    ]
+    await consumer.hub_events([("room", events[0]), ("other-room", events[1])])
+    assert frames_sent == ["<m5><l5><l6>"]  # the open room's message, then a list update
+    assert consumer.last_sent == 5 and consumer.buffer is None
+    await consumer.write("<after>")
+    assert frames_sent[-1] == "<after>"

@@ -59,7 +59,12 @@ def test_redis_host_from_the_channel_layer(settings: Any) -> None:
         }
     }
     assert limits.redis_host() == {"host": "10.0.0.1", "port": 6380}
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = ["redis://other:6380/1"]
+    settings.CHANNEL_LAYERS = {  # read once per settings change (setting_changed)
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://other:6380/1"]},
+        }
+    }
     assert limits.redis_host() == {"address": "redis://other:6380/1"}
     sentinel = {"sentinels": [("s1", 26379)], "master_name": "main", "db": 2}
     settings.CHANNEL_LAYERS = {

@@ -375,3 +375,36 @@ async def test_a_pacer_forgets_keys_that_have_been_quiet() -> None:
     await until(lambda: 5000 in flushed)
     assert set(pacer.last) == {5000}
     pacer.cancel()
+
+
+async def test_events_read_together_reach_a_socket_as_one_call_in_order() -> None:
+    """While the hub is busy, what gathers meanwhile is handed on together."""
+    hub = Hub(InMemoryChannelLayer())
+    calls: list[list[int]] = []
+
+    class Batched:
+        async def hub_event(self, group: str, event: dict[str, Any]) -> None:
+            calls.append([event["n"]])
+
+        async def hub_events(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+            calls.append([event["n"] for _, event in items])
+
+        def hub_resync(self) -> None:
+            pass
+
+    class Single:
+        seen: list[int] = []
+
+        async def hub_event(self, group: str, event: dict[str, Any]) -> None:
+            self.seen.append(event["n"])
+
+        def hub_resync(self) -> None:
+            pass
+
+    batched, single = Batched(), Single()
+    hub.listeners = {"g": {batched, single}, "other": {single}}
+    await hub._dispatch_many([{"group": "g", "n": 1}])
+    events = [{"group": "g", "n": 2}, {"group": "other", "n": 3}, {"group": "g", "n": 4}]
+    await hub._dispatch_many([*events, {"n": 5}])  # no group: nobody's
+    assert calls == [[1], [2, 4]]
+    assert single.seen == [1, 2, 3, 4]  # one at a time, in order, without hub_events
