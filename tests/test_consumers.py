@@ -592,7 +592,7 @@ async def test_events_handed_on_together_are_one_frame_in_order() -> None:
     consumer = ChatConsumer()
     frames_sent: list[str] = []
 
-    async def server_send(message: dict[str, Any]) -> None:
+    async def server_send(message: dict[str, str]) -> None:
         frames_sent.append(message["text"])
 
     consumer.base_send = consumer.frame_send = server_send
