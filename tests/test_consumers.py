@@ -225,17 +225,23 @@ async def test_resume_after_a_gap_of_50(pair):
     await b.disconnect()
 
 
+async def store_silently(room: Room, sender: object, count: int) -> None:
+    """Store messages without announcing them: as if every group send of theirs was lost."""
+
+    def store() -> None:
+        for i in range(count):
+            rooms.send_message(room, sender, f"silent {i}")
+
+    await sync_to_async(store)()
+
+
 async def test_dropped_doorbell_is_filled_from_the_database(pair):
     """Messages whose group send never came arrive, in order, before the next one."""
     alice, bob, room = pair
     b = await open_room(bob, room)
     await quiet(b)
 
-    def silent() -> None:
-        for i in range(3):
-            rooms.send_message(room, alice, f"silent {i}")
-
-    await sync_to_async(silent)()
+    await store_silently(room, alice, 3)
     a = await open_room(alice, room, after=3)
     await a.send_json_to({"text": "loud", "client_id": str(uuid.uuid4())})
     got = "".join(await frames_until(b, lambda t: "chatter-msg-4" in t))
@@ -250,11 +256,7 @@ async def test_a_doorbell_brings_a_socket_up_to_the_rooms_newest_message(pair):
     b = await open_room(bob, room)
     await quiet(b)
 
-    def silent() -> None:
-        for i in range(3):
-            rooms.send_message(room, alice, f"silent {i}")
-
-    await sync_to_async(silent)()
+    await store_silently(room, alice, 3)
     await quiet(b)
     await live.publish([live.doorbell_event(room.pk, 3)])
     got = "".join(await frames_until(b, lambda t: "chatter-msg-3" in t))

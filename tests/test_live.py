@@ -107,13 +107,19 @@ async def test_left_groups_are_left_at_the_sweep() -> None:
         await hub.close()
 
 
-async def test_after_a_layer_outage_the_hub_rejoins_and_resyncs(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def joined_hub() -> tuple[FlakyLayer, Hub, Listener]:
+    """A hub on a layer that can fail, with one socket in the group "room"."""
     layer = FlakyLayer()
     hub = Hub(layer)
     socket = Listener()
     await hub.join(socket, ["room"])
+    return layer, hub, socket
+
+
+async def test_after_a_layer_outage_the_hub_rejoins_and_resyncs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    layer, hub, socket = await joined_hub()
     try:
         layer.down = True
         # Wake the reader so it meets the outage (a real Redis drops the connection).
@@ -268,10 +274,7 @@ async def test_a_long_outage_is_logged_once_and_ends_with_one_resync(
 ) -> None:
     """Retries that fail (the layer stays down) neither log again nor resync early."""
     caplog.set_level(logging.WARNING, "chatter.live")
-    layer = FlakyLayer()
-    hub = Hub(layer)
-    socket = Listener()
-    await hub.join(socket, ["room"])
+    layer, hub, socket = await joined_hub()
     try:
         layer.down = True
         await layer.send(hub.channel, {"type": "t", "group": "nowhere"})
