@@ -411,3 +411,29 @@ async def test_events_read_together_reach_a_socket_as_one_call_in_order() -> Non
     await hub._dispatch_many([*events, {"n": 5}])  # no group: nobody's
     assert calls == [[1], [2, 4]]
     assert single.seen == [1, 2, 3, 4]  # one at a time, in order, without hub_events
+
+
+async def test_the_dispatcher_outlives_a_batch_that_fails(caplog: pytest.LogCaptureFixture) -> None:
+    """A batch that raises is logged; the events after it are still handed on."""
+    hub = Hub(InMemoryChannelLayer())
+    seen: list[int] = []
+
+    class Counting:
+        async def hub_event(self, group: str, event: dict[str, Any]) -> None:
+            seen.append(event["n"])
+
+        def hub_resync(self) -> None:
+            pass
+
+    hub.listeners = {"g": {Counting()}}
+    task = asyncio.ensure_future(hub._dispatch_forever())
+    try:
+        hub.listeners["bad"] = None  # type: ignore[assignment]  # iterating it raises
+        hub.backlog.append({"group": "bad"})
+        hub._woken.set()
+        await until(lambda: "handing events to the sockets failed" in caplog.text)
+        hub.backlog.append({"group": "g", "n": 1})
+        hub._woken.set()
+        await until(lambda: seen == [1])
+    finally:
+        task.cancel()

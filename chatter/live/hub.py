@@ -242,7 +242,10 @@ class Hub:
                 batch = list(self.backlog)
                 self.backlog.clear()
                 started = loop.time()
-                await self._dispatch_many(batch)
+                try:
+                    await self._dispatch_many(batch)
+                except Exception:  # the dispatcher must outlive any one batch
+                    log.exception("Chatter: handing events to the sockets failed")
                 if loop.time() - started > BATCH_BUSY:
                     await asyncio.sleep(max(0.0, started + BATCH_WINDOW - loop.time()))
 
