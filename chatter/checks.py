@@ -297,12 +297,20 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CHATTER_MAX_FRAME_BYTES": (_int(1), gettext_noop("an integer of at least 1")),
     "CHATTER_FRAME_LIMITS": (
         lambda v: _frame_limits(v),
-        gettext_noop('a dict of "resume", "read", "typing", "ping" to (count, seconds)'),
+        gettext_noop(
+            'a dict of "resume", "read", "typing", "ping", "edit", "delete" or "react" '
+            "to (count, seconds)"
+        ),
     ),
     "CHATTER_MAX_SOCKETS_PER_USER": (
         _int(0),
         gettext_noop("an integer of at least 0 (0 turns it off)"),
     ),
+    "CHATTER_EDIT_WINDOW": (
+        lambda v: v is None or _int(0)(v),
+        gettext_noop("a whole number of seconds, at least 0, or None (always)"),
+    ),
+    "CHATTER_MAX_REACTIONS": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
 }
 
 

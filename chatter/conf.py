@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
         "read": (20, 10),
         "typing": (5, 10),
         "ping": (60, 60),
+        "edit": (10, 10),
+        "delete": (10, 10),
+        "react": (20, 10),
     },
     # Most websockets one user may have open at once (0: no limit); one more is closed
     # with code 4429.
@@ -37,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a member counts as active in a room after their socket's last sign of life;
     # open sockets refresh it at a third of this.
     "CHATTER_PRESENCE_TIMEOUT": 60,
+    # Seconds after sending during which its author may edit a message (None: always).
+    "CHATTER_EDIT_WINDOW": 48 * 60 * 60,
+    # Most different emoji one message may carry.
+    "CHATTER_MAX_REACTIONS": 20,
     # Largest websocket text frame the consumer reads, in bytes.
     "CHATTER_MAX_FRAME_BYTES": 64 * 1024,
 }

@@ -26,7 +26,7 @@ from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 from django.utils import translation
 
-from chatter import conf, frames, language, limits, live, protocol, rooms, tenancy
+from chatter import conf, frames, language, limits, live, messages, protocol, rooms, tenancy
 from chatter.live.hub import Hub
 from chatter.models import Message, Room
 from chatter.types import User
@@ -66,6 +66,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room: Room | None = None
     room_group: str | None = None
     last_sent: int | None = None
+    # The room's change number up to which this socket sent changes (None: not resumed).
+    last_change: int | None = None
+    # The oldest message the page shows: older changes are not sent to it.
+    oldest = 0
     is_open = False
     stale = False
     # The last resume answered: (its "after", last_sent after answering it).
@@ -263,6 +267,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.on_typing()
             elif isinstance(frame, protocol.Ping):
                 await self.on_ping()
+            elif isinstance(frame, protocol.Edit):
+                await self.on_action(messages.edit_message, frame.seq, frame.text)
+            elif isinstance(frame, protocol.Delete):
+                await self.on_action(messages.delete_message, frame.seq)
+            elif isinstance(frame, protocol.React):
+                await self.on_action(messages.toggle_reaction, frame.seq, frame.emoji)
         except Exception:
             # The database or Redis failed under this frame: log it, keep the socket.
             log.exception("Chatter: a %s frame failed", type(frame).__name__)
@@ -297,9 +307,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         client_id = frame.client_id or str(uuid.uuid4())
         try:
             message, _created, event = await self.db(
-                _send, self.room, self.user, frame.text, client_id, self.schema_name
+                _send,
+                self.room,
+                self.user,
+                frame.text,
+                client_id,
+                frame.reply_to,
+                self.schema_name,
             )
-        except rooms.MessageRefused as exc:
+        except messages.MessageRefused as exc:
             await self.write(frames.composer_error(str(exc), frame.client_id))
             return
         await self.write(frames.sent(frame.client_id))
@@ -308,10 +324,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             self.enqueue(("upto", message.seq))  # a resend: this socket may lack it
 
+    async def on_action(self, action: Callable[..., tuple[Message, bool]], *args: Any) -> None:
+        """Edit, delete or react (``action`` of :mod:`chatter.messages`), then announce it.
+
+        A refusal is shown under the composer; nothing changed.
+        """
+        try:
+            event = await self.db(_act, action, self.room, self.user, args, self.schema_name)
+        except messages.MessageRefused as exc:
+            await self.write(frames.composer_error(str(exc)))
+            return
+        if event is not None:
+            await live.publish([event])
+
     async def on_resume(self, frame: protocol.Resume) -> None:
-        """Send what came after the client's last sequence (a page at a time)."""
+        """Send what came after the client's last sequence (a page at a time), and the
+        changes to the messages it shows."""
         if await self.allowed("resume"):
-            self.enqueue(("resume", frame.after))
+            self.oldest = frame.oldest
+            self.enqueue(("resume", frame))
 
     async def on_read(self, frame: protocol.Read) -> None:
         """Mark the room read (batched per room); "Seen by" and room lists follow, paced."""
@@ -370,6 +401,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.write(event["list"])  # not resumed yet: the resume reads it
             else:
                 self.enqueue(("event", event))
+        elif kind == "chatter.change":
+            if group != self.room_group or self.stale:
+                await self.write(event["list"])
+            elif self.worker is None and self.last_change is not None:
+                if event["change"] <= self.last_change:
+                    await self.write(event["list"])  # sent already, in this state or later
+                elif event["change"] == self.last_change + 1 and (
+                    self.last_sent is not None and event["seq"] <= self.last_sent
+                ):
+                    self.last_change = event["change"]
+                    await self.write(_both(event))
+                else:
+                    self.enqueue(("change", event))
+            elif self.worker is None:
+                await self.write(event["list"])  # not resumed yet: the resume reads it
+            else:
+                self.enqueue(("change", event))
         elif kind == "chatter.frame":
             if event.get("skip") == str(self.user.pk):
                 return
@@ -395,6 +443,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """The channel layer may have dropped events: read what was missed."""
         if self.room is not None and self.is_open:
             self.enqueue(("upto", None))
+            self.enqueue(("changes", None))
 
     # -- the slow path: in order, one item at a time ---------------------------------------
 
@@ -432,8 +481,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     return
                 await self._fill(event["seq"])
             await self.write(event["list"])
+        elif what == "change":
+            event = item[1]
+            if self.last_change is not None and event["change"] > self.last_change:
+                if self.last_sent is not None and event["seq"] > self.last_sent:
+                    await self._fill(None)  # the message itself is missing: read as it is now
+                if event["change"] == self.last_change + 1 and not self.stale:
+                    self.last_change = event["change"]
+                    await self.write(_both(event))
+                    return
+                await self._fill_changes(event["change"])
+            await self.write(event["list"])
         elif what == "upto":
             await self._fill(item[1])
+        elif what == "changes" and self.room is not None and self.last_change is not None:
+            _last_seq, last_change = await self.db(messages.last_numbers, self.room)
+            await self._fill_changes(last_change)
         elif what == "room":
             event = item[1]
             group = tenancy.room_group(self.schema_name, uuid.UUID(event["room"]))
@@ -442,15 +505,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.hub.join(self, [group])
             await self.write(event["html"])
 
-    async def _resume(self, after: int) -> None:
+    async def _resume(self, frame: protocol.Resume) -> None:
         """Answer a resume: one page of what came after ``after``, and whether more wait.
 
         A resume asking for messages this socket was sent already (a page's hole, such as
         a deleted message) gets one page again, at most once per RESEND_INTERVAL, and moves
         nothing: alternating "after" values cannot make the server send a room's history
         over and over.
+
+        The first resume of a socket also sends the messages the page shows (up to
+        ``after``, from ``oldest``) that changed after the page's change number
+        (``changes``), each once, in its current state; the messages after ``after`` come
+        in their current state anyway.
         """
         assert self.room is not None
+        after = frame.after
+        if self.last_change is None:
+            await self._catch_up_changes(frame)
+            if self.stale:
+                return
         page_size = conf.get("CHATTER_PAGE_SIZE")
         if self.last_sent is not None and after < self.last_sent:
             now = time.monotonic()
@@ -461,7 +534,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if again:
                 await self.write(await _render(frames.messages, again, None))
             return
-        last = await self.db(rooms.last_seq, self.room)
+        last = await self.db(messages.last_seq, self.room)
         if last - after > RESUME_LIMIT:
             await self._go_stale()
             return
@@ -483,7 +556,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.room is None or self.last_sent is None or self.stale:
             return
         if upto is None:
-            upto = await self.db(rooms.last_seq, self.room)
+            upto = await self.db(messages.last_seq, self.room)
         if upto <= self.last_sent:
             return
         if upto - self.last_sent > RESUME_LIMIT:
@@ -497,6 +570,44 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.write(await _render(frames.messages, missed, None))
             self.last_sent = missed[-1].seq
         self.last_sent = max(self.last_sent, upto)
+
+    async def _catch_up_changes(self, frame: protocol.Resume) -> None:
+        """The changes a resuming page missed, to the messages it has: ``frame.changes``."""
+        assert self.room is not None
+        last_seq, last_change = await self.db(messages.last_numbers, self.room)
+        if frame.changes is None or frame.changes >= last_change:
+            self.last_change = last_change  # nothing missed, or a page that cannot say
+            return
+        self.last_change = frame.changes
+        await self._fill_changes(last_change, until_seq=min(frame.after, last_seq))
+
+    async def _fill_changes(self, upto: int, until_seq: int | None = None) -> None:
+        """Send the messages changed after ``last_change`` up to change ``upto``, by page.
+
+        Each message once, in its current state (it carries only its latest change). More
+        than RESUME_LIMIT changed messages: the page is asked to reload.
+        """
+        if self.room is None or self.last_change is None or upto <= self.last_change:
+            return
+        page_size = conf.get("CHATTER_PAGE_SIZE")
+        until = self.last_sent if until_seq is None else until_seq
+        sent, told = 0, None
+        while self.last_change < upto and self.is_open:
+            changed = await self.db(
+                _changed, self.room, self.last_change, upto, page_size, self.oldest, until
+            )
+            if not changed:
+                break
+            sent += len(changed)
+            if sent > RESUME_LIMIT:
+                await self._go_stale()
+                return
+            page_upto = upto if len(changed) < page_size else changed[-1].change
+            await self.write(await _render(frames.changed, changed, page_upto))
+            self.last_change = told = page_upto
+        self.last_change = max(self.last_change, upto)
+        if told != upto:
+            await self.write(frames.changed([], upto))  # the page's change number moves on
 
     async def _go_stale(self) -> None:
         """Too much was missed to send: ask the page to reload, send no more messages."""
@@ -562,12 +673,37 @@ def _open(room_id: Any, user: Any) -> tuple[int, Room | None, list[Any]]:
 
 
 def _send(
-    room: Room, user: User, text: str, client_id: str, schema_name: str
+    room: Room,
+    user: User,
+    text: str,
+    client_id: str,
+    reply_to: int | None,
+    schema_name: str,
 ) -> tuple[Message, bool, live.Event | None]:
     """Store a message: it, whether this call stored it, and then its event."""
-    message, created = rooms.send_message(room, user, text, client_id)
+    message, created = messages.send_message(room, user, text, client_id, reply_to)
     return message, created, live.message_event(message, schema_name) if created else None
 
 
+def _act(
+    action: Callable[..., tuple[Message, bool]],
+    room: Room,
+    user: User,
+    args: tuple[Any, ...],
+    schema_name: str,
+) -> live.Event | None:
+    """Apply a message action; the event that announces it, if it changed anything."""
+    message, changed = action(room, user, *args)
+    return live.change_event(message, schema_name) if changed else None
+
+
 def _missed(room: Room, after: int, upto: int, limit: int) -> list[Message]:
-    return rooms.messages_after(room, after, limit=limit, upto=upto)
+    return messages.messages_after(room, after, limit=limit, upto=upto)
+
+
+def _changed(
+    room: Room, after: int, upto: int, limit: int, since_seq: int, until_seq: int | None
+) -> list[Message]:
+    return messages.changed_after(
+        room, after, upto, limit=limit, since_seq=since_seq, until_seq=until_seq
+    )

@@ -34,11 +34,23 @@ def messages(msgs: Iterable[Message], more_after: int | None = None) -> str:
     return render_to_string("chatter/frames/messages.html", context)
 
 
+def changed(msgs: Iterable[Message], upto: int) -> str:
+    """Replace changed messages (edited, deleted, reacted to) where a page shows them.
+
+    Each message is rendered whole, in its current state, with ``hx-swap-oob="true"``: a
+    page that does not show it ignores it. ``upto``: the room's change number the page
+    now knows, which it names when it resumes.
+    """
+    return render_to_string("chatter/frames/changed.html", {"messages": list(msgs), "upto": upto})
+
+
 def room_update(msg: Message) -> str:
     """A room's new last message, for every room list showing the room.
 
     The same frame goes to every member: each page computes its unread badge (the
-    room's sequence minus its own read position), the "You:" prefix and the order.
+    room's sequence minus its own read position), the "You:" prefix and the order. Sent
+    for a change too: a page whose preview shows that message (same sequence, older
+    change) replaces the preview; the others ignore it.
     """
     return render_to_string("chatter/frames/room_update.html", {"message": msg})
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -24,6 +25,16 @@ class Room(models.Model):
     name = models.CharField(_("name"), max_length=ROOM_NAME_MAX_LENGTH, blank=True)
     members_key = models.CharField(max_length=64, unique=True, editable=False)
     last_seq = models.PositiveBigIntegerField(_("last message number"), default=0, editable=False)
+    # The room's change counter: every edit, deletion and reaction takes its next value.
+    last_change = models.PositiveBigIntegerField(_("last change number"), default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     last_message = models.ForeignKey(
         "Message",
         on_delete=models.SET_NULL,
@@ -93,7 +104,14 @@ class Message(models.Model):
     offset, so no page repeats or skips a message while new ones arrive. Why
     ``client_id``: browsers resend queued messages after a reconnect; the unique
     (room, sender, client_id) makes a resend return the stored message instead of a copy.
+    Why ``change``: an edit, a deletion or a reaction takes the room's next change number
+    and stores it here, so "what changed after N" is one index range, and a page that was
+    away gets each changed message once, in its current state.
     """
+
+    class Kind(models.TextChoices):
+        MESSAGE = "", _("message")
+        SYSTEM = "system", _("system line")
 
     room = models.ForeignKey(
         Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room")
@@ -106,9 +124,30 @@ class Message(models.Model):
         verbose_name=_("sender"),
     )
     seq = models.PositiveBigIntegerField(_("number"), editable=False)
-    text = models.TextField(_("text"))
+    text = models.TextField(_("text"), blank=True)
     client_id = models.UUIDField(_("client id"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=Kind.choices, default=Kind.MESSAGE, blank=True
+    )
+    # A system line's facts, e.g. {"action": "added", "users": [[id, name], ...]} (the actor
+    # is the sender): rendered in the reader's language, so the text is not stored.
+    data = models.JSONField(_("data"), null=True, blank=True, editable=False)
+    reply_to = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reply to"),
+    )
+    change = models.PositiveBigIntegerField(_("change number"), default=0, editable=False)
+    edited_at = models.DateTimeField(_("edited"), null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True, editable=False)
+
+    #: Its reactions by emoji (``chatter.messages.ReactionGroup``), set where messages are
+    #: loaded for showing (``chatter.messages``); empty on a message loaded elsewhere.
+    reaction_groups: list[Any] = []
 
     class Meta:
         verbose_name = _("message")
@@ -120,6 +159,183 @@ class Message(models.Model):
                 fields=["room", "sender", "client_id"], name="chatter_message_client_id"
             ),
         ]
+        indexes = [models.Index(fields=["room", "change"], name="chatter_message_change")]
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == self.Kind.SYSTEM
+
+
+class Revision(models.Model):
+    """A text a message had before an edit: kept for moderators, never shown to members.
+
+    Deleting the message deletes its revisions: a deleted text leaves no copy behind.
+    """
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("message")
+    )
+    text = models.TextField(_("text"))
+    replaced_at = models.DateTimeField(_("replaced"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("earlier text")
+        verbose_name_plural = _("earlier texts")
+        ordering = ["message", "replaced_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.message} @ {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="reactions", verbose_name=_("message")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatter_reactions",
+        verbose_name=_("user"),
+    )
+    emoji = models.CharField(_("emoji"), max_length=32)
+    created_at = models.DateTimeField(_("reacted"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
+        ordering = ["message", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="chatter_reaction_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on {self.message}"
+
+
+class Mention(models.Model):
+    """A member named in a message (by id: a rename does not break it).
+
+    ``room`` and ``seq`` repeat the message's, so a room list counts unread mentions with
+    one index range per user.
+    """
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="mentions", verbose_name=_("message")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatter_mentions",
+        verbose_name=_("user"),
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+
+    class Meta:
+        verbose_name = _("mention")
+        verbose_name_plural = _("mentions")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="chatter_mention_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "room", "seq"], name="chatter_mention_user")]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} in {self.message}"
+
+
+class Block(models.Model):
+    """``blocker`` sees nothing new from ``blocked``: no new one-to-one room, no message."""
+
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatter_blocks",
+        verbose_name=_("user"),
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("blocked user"),
+    )
+    created_at = models.DateTimeField(_("blocked"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("block")
+        verbose_name_plural = _("blocks")
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="chatter_block_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker} blocks {self.blocked}"
+
+
+class Report(models.Model):
+    """A message a member reported, with a copy of what it said then, for the staff queue."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", _("Spam")
+        ABUSE = "abuse", _("Harassment or abuse")
+        ILLEGAL = "illegal", _("Illegal content")
+        OTHER = "other", _("Something else")
+
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        verbose_name=_("message"),
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, verbose_name=_("room"))
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("reported by"),
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    seq = models.PositiveBigIntegerField(_("message number"))
+    text = models.TextField(_("text when reported"), blank=True)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    details = models.TextField(_("details"), blank=True, max_length=1000)
+    created_at = models.DateTimeField(_("reported"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        ordering = ["resolved_at", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reporter"], name="chatter_report_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.room_id}#{self.seq}"

@@ -4,9 +4,14 @@ A frame is a JSON object sent by htmx's ws extension (a form's fields plus ``HEA
 or by ``chatter.js``. Anything that is not one of the frames below, exactly typed, is
 answered by :class:`Invalid` (shown under the composer) or ignored, never an exception:
 
-* ``{"type": "send", "text": str, "client_id": str}`` (``type`` may be left out when
-  ``text`` is present, as a plain form sends it);
-* ``{"type": "resume", "after": int}``: what came after sequence ``after``;
+* ``{"type": "send", "text": str, "client_id": str, "reply_to": int}`` (``type`` may be
+  left out when ``text`` is present, as a plain form sends it; ``reply_to`` is optional:
+  the sequence of the message answered, and an empty string counts as none);
+* ``{"type": "resume", "after": int, "changes": int, "oldest": int}``: what came after
+  sequence ``after``, and the changes after change ``changes`` to the messages from
+  ``oldest`` on (both optional);
+* ``{"type": "edit", "seq": int, "text": str}``, ``{"type": "delete", "seq": int}`` and
+  ``{"type": "react", "seq": int, "emoji": str}``: actions on message ``seq``;
 * ``{"type": "read", "seq": int}``: read up to ``seq`` (default: the newest);
 * ``{"type": "typing"}`` and ``{"type": "ping"}``.
 
@@ -34,11 +39,31 @@ MAX_CLIENT_ID = 64
 class Send:
     text: str
     client_id: str
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)
 class Resume:
     after: int
+    changes: int | None = None
+    oldest: int = 0
+
+
+@dataclass(frozen=True)
+class Edit:
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    seq: int
+
+
+@dataclass(frozen=True)
+class React:
+    seq: int
+    emoji: str
 
 
 @dataclass(frozen=True)
@@ -64,7 +89,10 @@ class Invalid:
     client_id: str = ""
 
 
-Frame = Send | Resume | Read | Typing | Ping
+Frame = Send | Resume | Read | Typing | Ping | Edit | Delete | React
+
+#: Longest emoji accepted in a frame, in characters (before the domain's own check).
+MAX_EMOJI = 32
 
 
 class _Refused(ValueError):
@@ -86,6 +114,23 @@ def _valid_text(value: str) -> bool:
 def _seq(value: Any) -> int:
     """A sequence number: an int (not a bool) from 0 to MAX_SEQ, else _Refused."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
+        raise _Refused(value)
+    return value
+
+
+def _optional_seq(value: Any) -> int | None:
+    """An optional sequence: None, "" (an empty form field) or a valid sequence."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)  # a form field's value
+    return _seq(value)
+
+
+def _text(value: Any, longest: int | None = None) -> str:
+    if not isinstance(value, str) or not _valid_text(value):
+        raise _Refused(value)
+    if longest is not None and len(value) > longest:
         raise _Refused(value)
     return value
 
@@ -124,6 +169,8 @@ def parse(text: str | None, data: bytes | None, max_bytes: int) -> Frame | Inval
     except _Refused:
         if kind == "send":
             return Invalid(str(_("This message could not be read.")), _safe_client_id(data_))
+        if kind in ("edit", "delete", "react"):
+            return Invalid(str(_("This action could not be read.")))
         return None
 
 
@@ -133,10 +180,24 @@ def _frame(kind: str, data: dict[str, Any]) -> Frame | Invalid | None:
         text = data.get("text")
         if not isinstance(text, str) or not _valid_text(text):
             return Invalid(str(_("A message must be text.")), client_id)
-        return Send(text=text, client_id=client_id)
+        return Send(text=text, client_id=client_id, reply_to=_optional_seq(data.get("reply_to")))
     if kind == "resume":
         after = data.get("after")
-        return Resume(after=0 if after is None else _seq(after))
+        oldest = _optional_seq(data.get("oldest"))
+        return Resume(
+            after=0 if after is None else _seq(after),
+            changes=_optional_seq(data.get("changes")),
+            oldest=oldest or 0,
+        )
+    if kind == "edit":
+        text = data.get("text")
+        if not isinstance(text, str) or not _valid_text(text):
+            return Invalid(str(_("A message must be text.")))
+        return Edit(seq=_seq(data.get("seq")), text=text)
+    if kind == "delete":
+        return Delete(seq=_seq(data.get("seq")))
+    if kind == "react":
+        return React(seq=_seq(data.get("seq")), emoji=_text(data.get("emoji"), MAX_EMOJI))
     if kind == "read":
         seq = data.get("seq")
         return Read(seq=None if seq is None else _seq(seq))

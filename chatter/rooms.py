@@ -7,7 +7,6 @@ Views, consumers, management commands and tests all call these functions, so a r
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -22,33 +21,12 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Least
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from chatter import conf, limits
-from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Message, Room
+from chatter import conf
+from chatter.messages import last_seq
+from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Room
 from chatter.types import AnyUser, RoomId, User, UserId
-
-
-class MessageRefused(ValueError):
-    """A message that cannot be stored; ``str(exc)`` is a sentence to show the sender."""
-
-    def __init__(self, message: str | Promise, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass
-class HistoryPage:
-    """Messages in ascending order, and whether older ones exist before the first."""
-
-    messages: list[Message]
-    has_more: bool
-
-    @property
-    def before(self) -> int | None:
-        """The ``before`` value that fetches the next older page, if there is one."""
-        return self.messages[0].seq if self.has_more and self.messages else None
 
 
 @dataclass
@@ -258,123 +236,6 @@ def search_users(query: str, exclude: User | None = None, limit: int | None = No
     return list(qs.order_by(username_field)[:limit])
 
 
-# -- messages ----------------------------------------------------------------------------
-
-
-def clean_text(text: object) -> str:
-    """Normalise line endings, drop NULs and strip surrounding white space."""
-    if not isinstance(text, str):
-        raise MessageRefused(_("A message must be text."), code="invalid")
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
-
-
-# Characters that show nothing on their own: format characters (zero-width space and
-# joiners, the BOM, bidi marks, soft hyphen), other controls, separators, and the
-# "filler" letters some fonts draw blank.
-_BLANK_CATEGORIES = {"Cf", "Cc", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"}
-_BLANK_CHARACTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
-
-
-def is_blank(text: str) -> bool:
-    """True when ``text`` would show as nothing: only invisible or spacing characters."""
-    return all(
-        ch.isspace() or ch in _BLANK_CHARACTERS or unicodedata.category(ch) in _BLANK_CATEGORIES
-        for ch in text
-    )
-
-
-def _parse_client_id(client_id: object) -> uuid.UUID | None:
-    if client_id in (None, ""):
-        return None
-    try:
-        return client_id if isinstance(client_id, uuid.UUID) else uuid.UUID(str(client_id))
-    except ValueError:
-        raise MessageRefused(_("This message has a malformed id."), code="invalid") from None
-
-
-def send_message(room: Room, author: Any, text: Any, client_id: Any = None) -> tuple[Message, bool]:
-    """Store a message from ``author`` in ``room``; return ``(message, created)``.
-
-    The text is stripped and must be 1 to ``CHATTER_MESSAGE_MAX_LENGTH`` characters, not
-    all of them invisible. A repeated ``client_id`` returns the message stored the first
-    time, with ``created=False``. Raises :class:`MessageRefused` (nothing stored)
-    otherwise. The work is the same whatever the room's size: four statements in one
-    transaction, none per member. A resend (the same ``client_id``) is found by the unique
-    constraint, after the transaction rolled back; only a send over the rate limit looks
-    for it first, so that a resend of a stored message is never refused.
-    """
-    text = clean_text(text)
-    if is_blank(text):
-        raise MessageRefused(_("Write something first."), code="empty")
-    max_length = conf.get("CHATTER_MESSAGE_MAX_LENGTH")
-    if len(text) > max_length:
-        raise MessageRefused(
-            _("This message is too long: %(length)d characters, at most %(max)d.")
-            % {"length": len(text), "max": max_length},
-            code="too_long",
-        )
-    cid = _parse_client_id(client_id)
-    if not limits.hit("send", author.pk):
-        # A resend of a stored message is not refused: it asks for nothing new.
-        existing = _existing(room, author, cid) if cid is not None else None
-        if existing is not None:
-            return existing, False
-        raise MessageRefused(
-            _("You are sending messages too fast. Wait a few seconds and try again."),
-            code="rate_limited",
-        )
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            seq = _next_seq(room, now)
-            # The sender has read their own message; no row means no member: roll back.
-            if not Membership.objects.filter(room=room, user=author).update(last_read_seq=seq):
-                raise MessageRefused(_("You are not a member of this room."), code="not_member")
-            message = Message.objects.create(
-                room=room, sender=author, text=text, client_id=cid, seq=seq
-            )
-            Room.objects.filter(pk=room.pk).update(last_message=message)
-    except IntegrityError:
-        existing = _existing(room, author, cid) if cid is not None else None
-        if existing is None:
-            raise
-        return existing, False
-    room.last_seq, room.updated_at, room.last_message = seq, now, message
-    return message, True
-
-
-def _next_seq(room: Room, now: datetime) -> int:
-    """Take the room's next sequence number: one atomic UPDATE ... RETURNING."""
-    table = connection.ops.quote_name(Room._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s "  # noqa: S608
-            "WHERE id = %s RETURNING last_seq",
-            [
-                Room._meta.get_field("updated_at").get_db_prep_value(now, connection),
-                Room._meta.pk.get_db_prep_value(room.pk, connection),
-            ],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise MessageRefused(_("This room no longer exists."), code="not_found")
-    return int(row[0])
-
-
-def _existing(room: Room, author: User, cid: uuid.UUID) -> Message | None:
-    # get(), not first(): first() would add ORDER BY id, which PostgreSQL may answer by
-    # walking the primary key instead of the (room, sender, client_id) unique index.
-    try:
-        return Message.objects.select_related("sender").get(room=room, sender=author, client_id=cid)
-    except Message.DoesNotExist:
-        return None
-
-
-def last_seq(room: Room) -> int:
-    """The room's newest sequence number, read from the database (raises if it is gone)."""
-    return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
-
-
 def mark_read(room: Room, user: User, seq: int | None = None) -> int | None:
     """Mark ``room`` read by ``user`` up to ``seq`` (default: the newest message).
 
@@ -561,26 +422,3 @@ def seen_by(room: Room, seq: int, exclude: AnyUser | UserId | None = None) -> li
         exclude_id: UserId = getattr(exclude, "pk", exclude)
         qs = qs.exclude(user_id=exclude_id)
     return [m.user for m in qs.order_by("user__" + get_user_model().USERNAME_FIELD)]
-
-
-def history(room: Room, before: int | None = None, limit: int | None = None) -> HistoryPage:
-    """The page of messages just older than ``before`` (default: the newest), by keyset."""
-    limit = limit or conf.get("CHATTER_PAGE_SIZE")
-    qs = Message.objects.filter(room=room).select_related("sender").order_by("-seq")
-    if before is not None:
-        qs = qs.filter(seq__lt=before)
-    rows = list(qs[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    rows.reverse()
-    return HistoryPage(messages=rows, has_more=has_more)
-
-
-def messages_after(
-    room: Room, after: int, limit: int = 500, upto: int | None = None
-) -> list[Message]:
-    """Messages after sequence ``after`` (up to ``upto``), oldest first: what a client missed."""
-    qs = Message.objects.filter(room=room, seq__gt=after)
-    if upto is not None:
-        qs = qs.filter(seq__lte=upto)
-    return list(qs.select_related("sender").order_by("seq")[:limit])

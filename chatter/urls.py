@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import views
+from chatter import message_views, views
 
 app_name = "chatter"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("<uuid:room_id>/history/", views.history, name="history"),
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
+    path("<uuid:room_id>/m/<int:seq>/", message_views.message, name="message"),
+    path("<uuid:room_id>/m/<int:seq>/edit/", message_views.edit, name="edit"),
+    path("<uuid:room_id>/m/<int:seq>/delete/", message_views.delete, name="delete"),
+    path("<uuid:room_id>/m/<int:seq>/react/", message_views.react, name="react"),
 ]

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatter import conf, live, rooms
+from chatter import conf, live, messages, rooms
 from chatter.forms import GroupRoomForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+#: Most messages a page loads at once to reach a quoted message (``?around=`` with
+#: ``before``); an older one opens the room page around it instead.
+AROUND_SPAN = 500
 
 
 class BadBefore(ValueError):
@@ -57,15 +62,21 @@ def _room_or_404(room_id: RoomId, user: User) -> Room:
         raise Http404(_("No such room.")) from None
 
 
-def _before(request: HttpRequest) -> int | None:
-    """The ``before`` query value: None when absent, else a positive int or BadBefore."""
-    raw = request.GET.get("before")
+def _before(request: HttpRequest, name: str = "before") -> int | None:
+    """A sequence query value (``before``, ``after``, ``around``, ``reply``): None when
+    absent, else a positive int or BadBefore."""
+    raw = request.GET.get(name)
     if raw is None:
         return None
     # ASCII digits only (str.isdigit() accepts "²"), and within the database's bigint.
     if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) < 2**63:
         raise BadBefore(raw)
     return int(raw)
+
+
+def _sequences(request: HttpRequest, *names: str) -> list[int | None]:
+    """Several sequence query values at once; BadBefore names the first bad one."""
+    return [_before(request, name) for name in names]
 
 
 def _day_of(message: Message) -> datetime.date:
@@ -169,10 +180,27 @@ def chat_with(request: HttpRequest, username: str) -> HttpResponse:
 
 
 def _room_context(
-    request: HttpRequest, room: Room, before: int | None = None, **extra: Any
+    request: HttpRequest,
+    room: Room,
+    before: int | None = None,
+    around: int | None = None,
+    reply: int | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Everything the room page shows, in a bounded number of queries."""
-    page = rooms.history(room, before=before)
+    newer: int | None = None
+    if around is not None:
+        window = messages.around(room, around)
+        page = messages.HistoryPage(window.messages, window.has_older)
+        newer = window.after
+    else:
+        page = messages.history(room, before=before)
+    replying = None
+    if reply is not None:
+        try:
+            replying = messages.message_at(room, reply)
+        except Message.DoesNotExist:
+            replying = None
     people = rooms.members(room)
     me = _requester(request)
     others = [u for u in people if u.pk != me.pk]
@@ -190,7 +218,13 @@ def _room_context(
         seen=seen,
         client_id=uuid.uuid4(),
         active_id=room.id,
-        viewing_older=before is not None,
+        viewing_older=before is not None or around is not None,
+        around=around,
+        newer=newer,
+        replying=replying,
+        edit_window=conf.get("CHATTER_EDIT_WINDOW"),
+        reactions=messages.DEFAULT_REACTIONS,
+        moderator=_requester(request).has_perm("chatter.delete_message"),
         typing_timeout=conf.get("CHATTER_TYPING_TIMEOUT"),
         active=rooms.active_ids(room),
         presence_timeout=conf.get("CHATTER_PRESENCE_TIMEOUT"),
@@ -207,12 +241,13 @@ def chatroom(request: HttpRequest, room_id: uuid.UUID | str) -> HttpResponse:
     """
     room = _room_or_404(room_id, _requester(request))
     try:
-        before = _before(request)
+        before, around, reply = _sequences(request, "before", "around", "reply")
     except BadBefore:
-        return HttpResponseBadRequest(_("before must be a positive integer"))
-    if before is None and rooms.mark_read(room, _requester(request)) is not None:
+        return HttpResponseBadRequest(_("before, around and reply must be positive integers"))
+    if before is None and around is None and rooms.mark_read(room, _requester(request)):
         live.announce_read(room)
-    return render(request, "chatter/room.html", _room_context(request, room, before))
+    context = _room_context(request, room, before, around=around, reply=reply)
+    return render(request, "chatter/room.html", context)
 
 
 @refuse_unstorable_text
@@ -230,15 +265,32 @@ def room_item(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_GET
 def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
-    """The page of messages before ``?before=``, led by a loader for the next older page."""
+    """A partial of messages, by keyset both ways.
+
+    ``?before=B``: the page just older than B, led by a loader for the next older page.
+    ``?after=A``: the page just newer than A, followed by a loader for the next newer one.
+    ``?around=S&before=B``: from a little before S up to B (the oldest message the page
+    shows), so that a page can show S and stay without a hole; when S is too far back
+    for that, 404: the page opens ``?around=S`` instead.
+    """
     room = _room_or_404(room_id, _requester(request))
     try:
-        before = _before(request)
+        before, after, around = _sequences(request, "before", "after", "around")
     except BadBefore:
-        return HttpResponseBadRequest(_("before must be a positive integer"))
+        return HttpResponseBadRequest(_("before, after and around must be positive integers"))
+    if after is not None:
+        window = messages.history_after(room, after)
+        context = {"room": room, "items": _items(window.messages, True), "newer": window.after}
+        return render(request, "chatter/_history.html", context)
     if before is None:
         return HttpResponseBadRequest(_("before is required"))
-    page = rooms.history(room, before=before)
+    if around is not None:
+        if not 0 < before - around <= AROUND_SPAN:
+            raise Http404(_("That message is too far back to load here."))
+        reach = before - around + conf.get("CHATTER_PAGE_SIZE") // 2
+        page = messages.history(room, before=before, limit=reach)
+    else:
+        page = messages.history(room, before=before)
     newer_day = _day_param(request)
     last_day = _day_of(page.messages[-1]) if page.messages else None
     context = {
@@ -258,10 +310,10 @@ def send(request: HtmxHttpRequest, room_id: uuid.UUID) -> HttpResponse:
     room = _room_or_404(room_id, _requester(request))
     text = request.POST.get("text", "")
     try:
-        message, created = rooms.send_message(
-            room, _requester(request), text, request.POST.get("client_id")
+        message, created = messages.send_message(
+            room, _requester(request), text, request.POST.get("client_id"), _reply_to(request)
         )
-    except rooms.MessageRefused as exc:
+    except messages.MessageRefused as exc:
         return _refused(request, room, text, str(exc))
     if created:
         live.announce_message(message)
@@ -269,6 +321,16 @@ def send(request: HtmxHttpRequest, room_id: uuid.UUID) -> HttpResponse:
         return redirect("chatter:chatroom", room_id=room.id)
     context = {"room": room, "message": message, "client_id": uuid.uuid4()}
     return render(request, "chatter/_sent.html", context)
+
+
+def _reply_to(request: HttpRequest) -> int | None:
+    """The ``reply_to`` field of a send: a sequence, or None (absent, empty or malformed)."""
+    raw = request.POST.get("reply_to", "")
+    if _DIGITS.fullmatch(raw) and 1 <= int(raw) < 2**63:
+        return int(raw)
+    if raw:
+        raise messages.MessageRefused(_("The message you answer is not in this room."), "invalid")
+    return None
 
 
 def _refused(request: HtmxHttpRequest, room: Room, text: str, error: str) -> HttpResponse:

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.urls import path, reverse
 
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.models import Message, Room
 from tests.factories import make_users
 
@@ -34,8 +34,8 @@ def data() -> dict[str, Any]:
     team = Room.objects.get(pk=rooms.create_room([alice, bob, carol], name="Launch team"))
     rooms.create_room([carol])
     for n in range(30):
-        rooms.send_message(pair, alice if n % 2 else bob, f"pair message {n}")
-    rooms.send_message(team, carol, "the launch is on Tuesday " + "x" * 100)
+        messages.send_message(pair, alice if n % 2 else bob, f"pair message {n}")
+    messages.send_message(team, carol, "the launch is on Tuesday " + "x" * 100)
     return {"alice": alice, "bob": bob, "carol": carol, "pair": pair, "team": team}
 
 

@@ -351,12 +351,12 @@ HOLE_SCRIPT = """
 import django
 django.setup()
 from django.contrib.auth import get_user_model
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.models import Room
 room = Room.objects.get(pk={room!r})
 carol = get_user_model().objects.get(username="carol")
-deleted, _ = rooms.send_message(room, carol, "deleted by a moderator")
-rooms.send_message(room, carol, "after the deleted one")
+deleted, _ = messages.send_message(room, carol, "deleted by a moderator")
+messages.send_message(room, carol, "after the deleted one")
 deleted.delete()
 """
 

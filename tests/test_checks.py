@@ -140,6 +140,8 @@ VALID = {
     "CHATTER_MAX_FRAME_BYTES": [64 * 1024, 1024 * 1024],
     "CHATTER_FRAME_LIMITS": [{}, {"read": (0, 0)}, {"resume": [5, 2.5], "ping": (10, 60)}],
     "CHATTER_MAX_SOCKETS_PER_USER": [0, 1, 100],
+    "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
+    "CHATTER_MAX_REACTIONS": [1, 20, 100],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -163,6 +165,8 @@ INVALID = {
         [("read", (1, 1))],
     ],
     "CHATTER_MAX_SOCKETS_PER_USER": [-1, "20", None, 2.5],
+    "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
+    "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
 }
 
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.models import Membership, Message, Room
 from tests import servers
 from tests.factories import make_users
@@ -149,7 +149,7 @@ def test_rooms_lists_all_rooms(users: list[Any]) -> None:
     alice, bob, _ = users
     pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
     team = Room.objects.get(pk=rooms.create_room(users, name="Team"))
-    rooms.send_message(pair, bob, "latest")
+    messages.send_message(pair, bob, "latest")
     lines = run("chatter_rooms").splitlines()
     assert lines[0] == "id\tname\tmembers\tlast activity"
     assert [line.split("\t")[:3] for line in lines[1:]] == [
@@ -164,9 +164,9 @@ def test_rooms_for_a_user_with_unread_counts(users: list[Any]) -> None:
     pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
     team = Room.objects.get(pk=rooms.create_room(users, name="Team"))
     rooms.create_room([bob, carol])
-    rooms.send_message(team, carol, "one")
-    rooms.send_message(team, carol, "two")
-    rooms.send_message(pair, bob, "three")
+    messages.send_message(team, carol, "one")
+    messages.send_message(team, carol, "two")
+    messages.send_message(pair, bob, "three")
     lines = run("chatter_rooms", "alice").splitlines()
     assert lines[0] == "id\tname\tmembers\tlast activity\tunread"
     rows = [line.split("\t") for line in lines[1:]]

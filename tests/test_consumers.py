@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from chatter import live, rooms
+from chatter import live, messages, rooms
 from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN, TOO_MANY_SOCKETS
 from chatter.models import Message, Room
 from chatter.routing import websocket_urlpatterns
@@ -215,7 +215,7 @@ async def test_resume_after_a_gap_of_50(pair):
 
     def fill() -> None:
         for i in range(55):
-            rooms.send_message(room, alice, f"m{i}")
+            messages.send_message(room, alice, f"m{i}")
 
     await sync_to_async(fill)()
     b = await open_room(bob, room, after=5)
@@ -230,7 +230,7 @@ async def store_silently(room: Room, sender: object, count: int) -> None:
 
     def store() -> None:
         for i in range(count):
-            rooms.send_message(room, sender, f"silent {i}")
+            messages.send_message(room, sender, f"silent {i}")
 
     await sync_to_async(store)()
 
@@ -432,7 +432,7 @@ async def test_a_repeated_resume_is_answered_once(pair):
 
     def fill() -> None:
         for i in range(3):
-            rooms.send_message(room, alice, f"m{i}")
+            messages.send_message(room, alice, f"m{i}")
 
     await sync_to_async(fill)()
     a = await open_room(alice, room, after=1)

@@ -187,10 +187,10 @@ def test_statements_per_send_are_the_same_for_2_and_200_members() -> None:
     counts = {}
     for size in (2, 200):
         room, users, _ = a_room(size, prefix=f"s{size}_")
-        consumers._send(room, users[0], "warm-up", str(uuid.uuid4()), "")
+        consumers._send(room, users[0], "warm-up", str(uuid.uuid4()), None, "")
         with CaptureQueriesContext(connection) as queries:
             _message, created, event = consumers._send(
-                room, users[1], "counted", str(uuid.uuid4()), ""
+                room, users[1], "counted", str(uuid.uuid4()), None, ""
             )
         assert created and event is not None and "counted" in event.payload["html"]
         counts[size] = [q["sql"].split()[0] for q in queries.captured_queries]

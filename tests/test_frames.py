@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chatter import frames, rooms
+from chatter import frames, messages, rooms
 from chatter.models import Room
 from tests.factories import make_user
 
@@ -44,7 +44,7 @@ def top_level(html: str) -> list[dict[str, str | None]]:
 def chat():
     alice, bob = make_user("alice"), make_user("bob")
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    message, _ = rooms.send_message(room, alice, "<b>hi</b>\nthere {{ x }}")
+    message, _ = messages.send_message(room, alice, "<b>hi</b>\nthere {{ x }}")
     return alice, bob, room, message
 
 

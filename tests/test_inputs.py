@@ -25,7 +25,7 @@ from django.test import Client, RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.inputs import has_unstorable_text, is_storable
 from chatter.models import Membership, Message, Room
 
@@ -181,7 +181,7 @@ def _assert_rooms_whole() -> None:
 @pytest.mark.django_db
 def test_no_http_input_makes_a_500(alice: Any, bob: Any, carol: Any) -> None:
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    rooms.send_message(room, bob, "hello")
+    messages.send_message(room, bob, "hello")
     client = Client()
     seen: dict[str, int] = {}
 

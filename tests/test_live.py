@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from chatter import live, tenancy
+from chatter import live, messages, tenancy
 from chatter.live.hub import Hub, Pacer, close_hubs, hub_for
 
 
@@ -205,13 +205,13 @@ def test_announcements_wait_for_the_commit() -> None:
         return await asyncio.wait_for(layer.receive(channel), timeout)
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        message, _ = rooms.send_message(room, alice, "rolled back")
+        message, _ = messages.send_message(room, alice, "rolled back")
         live.announce_message(message)
         raise RuntimeError("the request failed")
     with pytest.raises(TimeoutError):
         async_to_sync(next_event)(0.3)
     with transaction.atomic():
-        message, _ = rooms.send_message(room, alice, "kept")
+        message, _ = messages.send_message(room, alice, "kept")
         live.announce_message(message)
         with pytest.raises(TimeoutError):
             async_to_sync(next_event)(0.3)  # not before the commit
@@ -234,7 +234,7 @@ def test_without_a_channel_layer_nothing_is_announced(
     assert get_channel_layer() is None
     with django_capture_on_commit_callbacks() as callbacks:
         room = Room.objects.get(pk=rooms.create_room([alice, bob]))  # announce_room
-        message, _ = rooms.send_message(room, alice, "hello")
+        message, _ = messages.send_message(room, alice, "hello")
         live.announce_message(message)
         live.announce_read(room)
         live.announce_logout(alice.pk, "a-session-key")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.models import Membership, Message, Room
 from tests.factories import make_users
 
@@ -27,7 +27,7 @@ def test_str(setup: tuple[Room, Any, Any]) -> None:
     room.name = "Team"
     room.save(update_fields=["name"])
     assert str(room) == "Team"
-    message, _ = rooms.send_message(room, alice, "hi")
+    message, _ = messages.send_message(room, alice, "hi")
     assert str(message) == f"{room.pk}#1"
     assert str(Membership.objects.get(room=room, user=alice)) == "alice in Team"
 
@@ -35,7 +35,7 @@ def test_str(setup: tuple[Room, Any, Any]) -> None:
 def test_membership_unread(setup: tuple[Room, Any, Any]) -> None:
     room, alice, bob = setup
     for n in range(3):
-        rooms.send_message(room, bob, str(n))
+        messages.send_message(room, bob, str(n))
     membership = Membership.objects.select_related("room").get(room=room, user=alice)
     assert membership.unread == 3
     membership.last_read_seq = 10  # never negative
@@ -44,7 +44,7 @@ def test_membership_unread(setup: tuple[Room, Any, Any]) -> None:
 
 def test_seq_is_unique_per_room(setup: tuple[Room, Any, Any]) -> None:
     room, alice, _ = setup
-    rooms.send_message(room, alice, "one")
+    messages.send_message(room, alice, "one")
     with pytest.raises(IntegrityError), transaction.atomic():
         Message.objects.create(room=room, sender=alice, seq=1, text="copy")
     other = Room.objects.get(pk=rooms.create_room([alice]))
@@ -76,11 +76,11 @@ def test_members_key_is_unique(setup: tuple[Room, Any, Any]) -> None:
 
 def test_deleting_a_user_keeps_their_messages(setup: tuple[Room, Any, Any]) -> None:
     room, alice, bob = setup
-    message, _ = rooms.send_message(room, bob, "still here")
+    message, _ = messages.send_message(room, bob, "still here")
     bob.delete()
     message.refresh_from_db()
     assert message.sender is None
-    assert rooms.history(room).messages == [message]
+    assert messages.history(room).messages == [message]
     assert list(Membership.objects.filter(room=room).values_list("user", flat=True)) == [alice.pk]
 
 
@@ -88,7 +88,7 @@ def test_deleting_a_room_deletes_its_messages_and_memberships(
     setup: tuple[Room, Any, Any],
 ) -> None:
     room, alice, _ = setup
-    rooms.send_message(room, alice, "bye")
+    messages.send_message(room, alice, "bye")
     room.delete()
     assert (Message.objects.count(), Membership.objects.count()) == (0, 0)
 
@@ -96,8 +96,8 @@ def test_deleting_a_room_deletes_its_messages_and_memberships(
 def test_ordering(setup: tuple[Room, Any, Any]) -> None:
     room, alice, bob = setup
     later = Room.objects.get(pk=rooms.create_room([alice]))
-    rooms.send_message(later, alice, "x")
+    messages.send_message(later, alice, "x")
     assert list(Room.objects.all()) == [later, room]
-    rooms.send_message(room, bob, "1")
-    rooms.send_message(room, alice, "2")
+    messages.send_message(room, bob, "1")
+    messages.send_message(room, alice, "2")
     assert [m.seq for m in Message.objects.filter(room=room)] == [1, 2]

@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.models import Membership, Message, Room
 from tests.factories import make_user, make_users, summary
 
@@ -224,7 +224,7 @@ def test_concurrent_senders_get_gapless_sequences() -> None:
 
     def send(index: int) -> list[int]:
         mine = Room.objects.get(pk=room.pk)
-        return [rooms.send_message(mine, users[index], f"{index}-{n}")[0].seq for n in range(25)]
+        return [messages.send_message(mine, users[index], f"{index}-{n}")[0].seq for n in range(25)]
 
     results = run_threads(4, send)
     assert sorted(seq for seqs in results for seq in seqs) == list(range(1, 101))
@@ -246,7 +246,7 @@ def test_concurrent_resends_of_one_client_id_store_one_message() -> None:
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     client_id = uuid.uuid4()
     results = run_threads(
-        6, lambda i: rooms.send_message(Room.objects.get(pk=room.pk), alice, "hi", client_id)
+        6, lambda i: messages.send_message(Room.objects.get(pk=room.pk), alice, "hi", client_id)
     )
     assert len({message.pk for message, _ in results}) == 1
     assert sum(created for _, created in results) == 1
@@ -259,8 +259,8 @@ def test_concurrent_resends_of_one_client_id_store_one_message() -> None:
 
 
 def test_send_message_stores_numbered_messages(room: Room, alice: Any, bob: Any) -> None:
-    first, created = rooms.send_message(room, alice, "hello")
-    second, _ = rooms.send_message(room, bob, "hi")
+    first, created = messages.send_message(room, alice, "hello")
+    second, _ = messages.send_message(room, bob, "hi")
     assert created is True
     assert (first.seq, second.seq) == (1, 2)
     assert (first.sender, first.text) == (alice, "hello")
@@ -271,7 +271,7 @@ def test_send_message_stores_numbered_messages(room: Room, alice: Any, bob: Any)
 
 def test_send_message_updates_room_activity(room: Room, alice: Any) -> None:
     before = Room.objects.get(pk=room.pk).updated_at
-    message, _ = rooms.send_message(room, alice, "hello")
+    message, _ = messages.send_message(room, alice, "hello")
     assert room.last_message == message  # the caller's object too
     stored = Room.objects.get(pk=room.pk)
     assert stored.last_message_id == message.pk
@@ -280,45 +280,45 @@ def test_send_message_updates_room_activity(room: Room, alice: Any) -> None:
 
 
 def test_send_message_advances_the_senders_read_pointer(room: Room, alice: Any, bob: Any) -> None:
-    rooms.send_message(room, bob, "one")
-    rooms.send_message(room, bob, "two")
+    messages.send_message(room, bob, "one")
+    messages.send_message(room, bob, "two")
     assert rooms.unread_counts(alice) == {room.pk: 2}
-    rooms.send_message(room, alice, "three")
+    messages.send_message(room, alice, "three")
     assert rooms.unread_counts(alice) == {room.pk: 0}
     assert rooms.unread_counts(bob) == {room.pk: 1}
 
 
 def test_client_id_makes_sending_idempotent(room: Room, alice: Any) -> None:
     client_id = uuid.uuid4()
-    message, created = rooms.send_message(room, alice, "once", client_id=client_id)
-    again, created_again = rooms.send_message(room, alice, "once", client_id=str(client_id))
+    message, created = messages.send_message(room, alice, "once", client_id=client_id)
+    again, created_again = messages.send_message(room, alice, "once", client_id=str(client_id))
     assert created is True and created_again is False
     assert again.pk == message.pk
     assert Message.objects.count() == 1
     room.refresh_from_db()
     assert room.last_seq == 1
-    following, _ = rooms.send_message(room, alice, "next", client_id=uuid.uuid4())
+    following, _ = messages.send_message(room, alice, "next", client_id=uuid.uuid4())
     assert following.seq == 2  # no number consumed by the resend
 
 
 def test_client_id_is_per_sender(room: Room, alice: Any, bob: Any) -> None:
     client_id = uuid.uuid4()
-    mine, _ = rooms.send_message(room, alice, "a", client_id=client_id)
-    theirs, created = rooms.send_message(room, bob, "b", client_id=client_id)
+    mine, _ = messages.send_message(room, alice, "a", client_id=client_id)
+    theirs, created = messages.send_message(room, bob, "b", client_id=client_id)
     assert created is True and theirs.pk != mine.pk
 
 
 def test_malformed_client_id_is_refused(room: Room, alice: Any) -> None:
-    with pytest.raises(rooms.MessageRefused) as info:
-        rooms.send_message(room, alice, "hello", client_id="not-a-uuid")
+    with pytest.raises(messages.MessageRefused) as info:
+        messages.send_message(room, alice, "hello", client_id="not-a-uuid")
     assert info.value.code == "invalid"
     assert Message.objects.count() == 0
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\r\n\t ", "\x00"])
 def test_empty_text_is_refused(room: Room, alice: Any, text: str) -> None:
-    with pytest.raises(rooms.MessageRefused) as info:
-        rooms.send_message(room, alice, text)
+    with pytest.raises(messages.MessageRefused) as info:
+        messages.send_message(room, alice, text)
     assert info.value.code == "empty"
     assert Message.objects.count() == 0
     room.refresh_from_db()
@@ -326,18 +326,18 @@ def test_empty_text_is_refused(room: Room, alice: Any, text: str) -> None:
 
 
 def test_non_text_is_refused(room: Room, alice: Any) -> None:
-    with pytest.raises(rooms.MessageRefused) as info:
-        rooms.send_message(room, alice, 42)
+    with pytest.raises(messages.MessageRefused) as info:
+        messages.send_message(room, alice, 42)
     assert info.value.code == "invalid"
     assert Message.objects.count() == 0
 
 
 @override_settings(CHATTER_MESSAGE_MAX_LENGTH=10)
 def test_max_length(room: Room, alice: Any) -> None:
-    message, _ = rooms.send_message(room, alice, "  " + "x" * 10 + "  ")
+    message, _ = messages.send_message(room, alice, "  " + "x" * 10 + "  ")
     assert message.text == "x" * 10
-    with pytest.raises(rooms.MessageRefused) as info:
-        rooms.send_message(room, alice, "x" * 11)
+    with pytest.raises(messages.MessageRefused) as info:
+        messages.send_message(room, alice, "x" * 11)
     assert info.value.code == "too_long"
     assert "11" in str(info.value) and "10" in str(info.value)
     assert Message.objects.count() == 1
@@ -346,15 +346,15 @@ def test_max_length(room: Room, alice: Any) -> None:
 
 
 def test_text_is_stripped_and_line_endings_normalised(room: Room, alice: Any) -> None:
-    message, _ = rooms.send_message(room, alice, "\r\n  line one\r\nline two\rthree \n\n")
+    message, _ = messages.send_message(room, alice, "\r\n  line one\r\nline two\rthree \n\n")
     assert message.text == "line one\nline two\nthree"
     message.refresh_from_db()
     assert message.text == "line one\nline two\nthree"
 
 
 def test_non_member_is_refused(room: Room, carol: Any) -> None:
-    with pytest.raises(rooms.MessageRefused) as info:
-        rooms.send_message(room, carol, "let me in")
+    with pytest.raises(messages.MessageRefused) as info:
+        messages.send_message(room, carol, "let me in")
     assert info.value.code == "not_member"
     assert Message.objects.count() == 0
     room.refresh_from_db()
@@ -363,9 +363,9 @@ def test_non_member_is_refused(room: Room, carol: Any) -> None:
 
 def test_non_member_cannot_replay_a_client_id(room: Room, alice: Any, carol: Any) -> None:
     client_id = uuid.uuid4()
-    rooms.send_message(room, alice, "mine", client_id=client_id)
-    with pytest.raises(rooms.MessageRefused) as info:
-        rooms.send_message(room, carol, "mine", client_id=client_id)
+    messages.send_message(room, alice, "mine", client_id=client_id)
+    with pytest.raises(messages.MessageRefused) as info:
+        messages.send_message(room, carol, "mine", client_id=client_id)
     assert info.value.code == "not_member"
 
 
@@ -374,12 +374,12 @@ def test_rate_limit(room: Room, alice: Any, bob: Any) -> None:
     cache.clear()
     try:
         for n in range(3):
-            rooms.send_message(room, alice, f"message {n}")
-        with pytest.raises(rooms.MessageRefused) as info:
-            rooms.send_message(room, alice, "one too many")
+            messages.send_message(room, alice, f"message {n}")
+        with pytest.raises(messages.MessageRefused) as info:
+            messages.send_message(room, alice, "one too many")
         assert info.value.code == "rate_limited"
         assert Message.objects.filter(sender=alice).count() == 3
-        rooms.send_message(room, bob, "others are not limited")
+        messages.send_message(room, bob, "others are not limited")
         room.refresh_from_db()
         assert room.last_seq == 4
     finally:
@@ -393,11 +393,11 @@ def test_a_resend_over_the_rate_limit_is_not_refused(room: Room, alice: Any) -> 
     cache.clear()
     try:
         client_id = uuid.uuid4()
-        first, _ = rooms.send_message(room, alice, "hi", client_id=client_id)
-        again, created = rooms.send_message(room, alice, "hi", client_id=client_id)
+        first, _ = messages.send_message(room, alice, "hi", client_id=client_id)
+        again, created = messages.send_message(room, alice, "hi", client_id=client_id)
         assert created is False and again.pk == first.pk
-        with pytest.raises(rooms.MessageRefused):
-            rooms.send_message(room, alice, "new", client_id=uuid.uuid4())
+        with pytest.raises(messages.MessageRefused):
+            messages.send_message(room, alice, "new", client_id=uuid.uuid4())
         assert Message.objects.count() == 1
     finally:
         cache.clear()
@@ -408,7 +408,7 @@ def test_a_resend_over_the_rate_limit_is_not_refused(room: Room, alice: Any) -> 
 
 def test_mark_read(room: Room, alice: Any, bob: Any) -> None:
     for n in range(5):
-        rooms.send_message(room, bob, f"m{n}")
+        messages.send_message(room, bob, f"m{n}")
     assert rooms.unread_counts(alice) == {room.pk: 5}
     assert rooms.mark_read(room, alice, 2) == 2
     assert rooms.unread_counts(alice) == {room.pk: 3}
@@ -420,14 +420,14 @@ def test_mark_read(room: Room, alice: Any, bob: Any) -> None:
 
 
 def test_mark_read_defaults_to_newest(room: Room, alice: Any, bob: Any) -> None:
-    rooms.send_message(room, bob, "a")
-    rooms.send_message(room, bob, "b")
+    messages.send_message(room, bob, "a")
+    messages.send_message(room, bob, "b")
     assert rooms.mark_read(room, alice) == 2
     assert rooms.unread_counts(alice) == {room.pk: 0}
 
 
 def test_mark_read_by_non_member_changes_nothing(room: Room, bob: Any, carol: Any) -> None:
-    rooms.send_message(room, bob, "a")
+    messages.send_message(room, bob, "a")
     assert rooms.mark_read(room, carol) is None
     assert not Membership.objects.filter(user=carol).exists()
 
@@ -435,9 +435,9 @@ def test_mark_read_by_non_member_changes_nothing(room: Room, bob: Any, carol: An
 def test_unread_counts_over_rooms(alice: Any, bob: Any, carol: Any) -> None:
     ab = Room.objects.get(pk=rooms.create_room([alice, bob]))
     ac = Room.objects.get(pk=rooms.create_room([alice, carol]))
-    rooms.send_message(ab, bob, "1")
-    rooms.send_message(ab, bob, "2")
-    rooms.send_message(ac, carol, "3")
+    messages.send_message(ab, bob, "1")
+    messages.send_message(ab, bob, "2")
+    messages.send_message(ac, carol, "3")
     assert rooms.unread_counts(alice) == {ab.pk: 2, ac.pk: 1}
     assert rooms.total_unread(alice) == 3
     assert rooms.unread_counts(bob) == {ab.pk: 0}
@@ -446,14 +446,14 @@ def test_unread_counts_over_rooms(alice: Any, bob: Any, carol: Any) -> None:
 
 def test_seen_by(room: Room, alice: Any, bob: Any, carol: Any) -> None:
     trio = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
-    message, _ = rooms.send_message(trio, alice, "did you see this?")
+    message, _ = messages.send_message(trio, alice, "did you see this?")
     assert rooms.seen_by(trio, message.seq, exclude=alice) == []
     assert rooms.seen_by(trio, message.seq) == [alice]
     rooms.mark_read(trio, carol)
     assert rooms.seen_by(trio, message.seq, exclude=alice) == [carol]
     rooms.mark_read(trio, bob)
     assert rooms.seen_by(trio, message.seq, exclude=alice) == [bob, carol]
-    newer, _ = rooms.send_message(trio, bob, "yes")
+    newer, _ = messages.send_message(trio, bob, "yes")
     assert rooms.seen_by(trio, newer.seq, exclude=bob) == []
 
 
@@ -466,7 +466,7 @@ def test_rooms_for_orders_by_last_activity(alice: Any, bob: Any, carol: Any) -> 
         Room.objects.filter(pk=room.pk).update(updated_at=now - timedelta(minutes=10 - offset))
     assert [s.room.pk for s in rooms.rooms_for(alice)] == [group.pk, ac.pk, ab.pk]
 
-    rooms.send_message(ab, bob, "news")
+    messages.send_message(ab, bob, "news")
     summaries = rooms.rooms_for(alice)
     assert [s.room.pk for s in summaries] == [ab.pk, group.pk, ac.pk]
     first = summaries[0]
@@ -483,7 +483,7 @@ def test_rooms_for_takes_constant_queries(alice: Any, bob: Any, carol: Any) -> N
 
     for others in ([bob], [carol], [bob, carol]):
         room = Room.objects.get(pk=rooms.create_room([alice, *others]))
-        rooms.send_message(room, others[0], "hi")
+        messages.send_message(room, others[0], "hi")
     with CaptureQueriesContext(connection) as ctx:
         summaries = rooms.rooms_for(alice)
         titles = [(s.title, s.unread, s.room.last_message.sender) for s in summaries]
@@ -559,8 +559,8 @@ def test_mark_read_many_is_one_statement_for_any_number_of_rooms_and_readers(
     room = Room.objects.get(pk=rooms.create_room(users))
     pair = Room.objects.get(pk=rooms.create_room(users[:2]))
     for i in range(5):
-        rooms.send_message(room, users[0], f"m{i}")
-    rooms.send_message(pair, users[0], "hello")
+        messages.send_message(room, users[0], f"m{i}")
+    messages.send_message(pair, users[0], "hello")
     reads: dict[tuple[Any, Any], int | None] = {(room.pk, u.pk): 3 for u in users[1:20]}
     reads.update({(room.pk, u.pk): None for u in users[20:30]})  # to the newest
     reads[room.pk, users[30].pk] = 99  # beyond the last: clamped
@@ -625,9 +625,9 @@ def test_seen_lines_of_many_rooms_are_two_queries(django_assert_num_queries: Any
     trio = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
     pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
     quiet = Room.objects.get(pk=rooms.create_room([bob, carol]))
-    rooms.send_message(trio, alice, "one")
-    rooms.send_message(trio, alice, "two")
-    rooms.send_message(pair, bob, "hi")
+    messages.send_message(trio, alice, "one")
+    messages.send_message(trio, alice, "two")
+    messages.send_message(pair, bob, "hi")
     rooms.mark_read_many({(trio.pk, carol.pk): 2, (trio.pk, bob.pk): 1, (pair.pk, alice.pk): 1})
     with django_assert_num_queries(2):
         lines = rooms.seen_lines([trio.pk, pair.pk, quiet.pk, uuid.uuid4()])

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from chatter import frames, rooms
+from chatter import frames, messages, rooms
 from chatter.models import Message, Room
 from tests.factories import make_user
 
@@ -57,7 +57,7 @@ def stored() -> dict[str, Any]:
     staff = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     room = Room.objects.get(pk=rooms.create_room([alice, mallory], name=PAYLOADS[2]))
     for payload in PAYLOADS:
-        rooms.send_message(room, mallory, payload)
+        messages.send_message(room, mallory, payload)
     return {"alice": alice, "mallory": mallory, "staff": staff, "room": room}
 
 

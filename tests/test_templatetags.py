@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from chatter import rooms
+from chatter import messages, rooms
 from chatter.models import Room
 from chatter.templatetags import chatter as tags
 
@@ -162,7 +162,7 @@ def test_chatter_day_and_when() -> None:
 def test_unread_count_tag(rf: Any, alice: Any, bob: Any) -> None:
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     for text in ("one", "two"):
-        rooms.send_message(room, bob, text)
+        messages.send_message(room, bob, text)
     tpl = Template("{% load chatter %}{% chatter_unread_count as n %}[{{ n }}]")
     request = rf.get("/")
     request.user = alice

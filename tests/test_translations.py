@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import translation
 
 import chatter
-from chatter import frames, rooms
+from chatter import frames, messages, rooms
 from chatter.forms import GroupRoomForm
 from chatter.models import Room
 
@@ -244,8 +244,8 @@ def _german(client: Client, url: str) -> str:
 def test_room_page_renders_in_german(alice_client: Client, alice: Any, bob: Any) -> None:
     """LocaleMiddleware picks German from Accept-Language; the room page speaks it."""
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    rooms.send_message(room, bob, "Hallo Alice")
-    rooms.send_message(room, alice, "Hallo Bob")
+    messages.send_message(room, bob, "Hallo Alice")
+    messages.send_message(room, alice, "Hallo Bob")
     rooms.mark_read(room, bob)
     html = _german(alice_client, reverse("chatter:chatroom", args=[room.id]))
     assert '<html lang="de">' in html
@@ -273,7 +273,7 @@ def test_room_page_renders_in_german(alice_client: Client, alice: Any, bob: Any)
 def test_room_list_renders_in_german(alice_client: Client, alice: Any, bob: Any) -> None:
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     for text in ("eins", "zwei", "drei"):
-        rooms.send_message(room, bob, text)
+        messages.send_message(room, bob, text)
     html = _german(alice_client, reverse("chatter:index"))
     for german in (
         "Wähle eine Unterhaltung",
@@ -297,8 +297,8 @@ def test_forms_and_refusals_speak_german(alice: Any, bob: Any) -> None:
         form = GroupRoomForm({"usernames": "nobody"}, user=alice)
         assert not form.is_valid()
         assert form.errors["usernames"] == ["Unbekannter Benutzername: nobody."]
-        with pytest.raises(rooms.MessageRefused) as refused:
-            rooms.send_message(room, alice, "   ")
+        with pytest.raises(messages.MessageRefused) as refused:
+            messages.send_message(room, alice, "   ")
         assert str(refused.value) == "Schreib zuerst etwas."
 
 
@@ -312,8 +312,8 @@ def test_shared_frames_have_no_words_and_a_sockets_own_answers_speak_its_languag
     """Frames for the whole room carry no words (each page fills in its own); the frames a
     socket sends only to itself are rendered in its language."""
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    with pytest.raises(rooms.MessageRefused) as refused:
-        rooms.send_message(room, carol, "let me in")
+    with pytest.raises(messages.MessageRefused) as refused:
+        messages.send_message(room, carol, "let me in")
     with translation.override("de"):
         for shared in (frames.typing(alice), frames.seen(1, [bob]), frames.presence([(bob, True)])):
             assert "data-say=" in shared

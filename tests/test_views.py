@@ -15,7 +15,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chatter import rooms, views
+from chatter import messages, rooms, views
 from chatter.models import Message, Room
 from tests.factories import fill_room, summary
 
@@ -73,9 +73,9 @@ def test_index_lists_rooms_newest_first_with_unread_badge(
 ) -> None:
     old = _room(alice, bob)
     new = _room(alice, carol, name="Lunch")
-    rooms.send_message(old, bob, "first " + "x" * 200)
-    rooms.send_message(new, carol, "hi alice")
-    rooms.send_message(new, carol, "are you there?")
+    messages.send_message(old, bob, "first " + "x" * 200)
+    messages.send_message(new, carol, "hi alice")
+    messages.send_message(new, carol, "are you there?")
     html = alice_client.get(reverse("chatter:index")).content.decode()
     assert html.index(f'id="chatter-room-{new.id.hex}"') < html.index(
         f'id="chatter-room-{old.id.hex}"'
@@ -130,11 +130,11 @@ def test_room_page_lists_members_with_a_comma_and_no_space_before_it(
 
 def test_seen_by_under_own_last_message(alice_client: Any, alice: Any, bob: Any) -> None:
     room = _room(alice, bob)
-    rooms.send_message(room, alice, "hello")
+    messages.send_message(room, alice, "hello")
     rooms.mark_read(room, bob)
     html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
     assert re.search(r'id="chatter-seen"[^>]*>Seen by <span[^>]*>bob</span></div>', html)
-    rooms.send_message(room, alice, "again")
+    messages.send_message(room, alice, "again")
     html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
     assert re.search(r'id="chatter-seen"[^>]* hidden></div>', html)
 
@@ -182,7 +182,9 @@ def test_query_count_does_not_grow_with_room_size(
         a = _count(alice_client, reverse(name, args=[small.id]) + query)
         b = _count(alice_client, reverse(name, args=[large.id]) + query)
         assert a == b, name
-        assert b <= 14, name  # the first view also announces the read: 4 more
+        # The first view also announces the read (4 more); the room page asks the user's
+        # permissions (2) to offer "Delete" on others' messages to moderators.
+        assert b <= 15, name
 
 
 def _chat_with(username: str) -> str:
@@ -393,8 +395,8 @@ def test_user_search_is_bounded_and_excludes_self(
 
 def test_message_text_is_escaped(alice_client: Any, alice: Any, bob: Any) -> None:
     room = _room(alice, bob)
-    rooms.send_message(room, bob, "<script>alert(1)</script>")
-    rooms.send_message(room, bob, "<img src=x onerror=alert(1)>")
+    messages.send_message(room, bob, "<script>alert(1)</script>")
+    messages.send_message(room, bob, "<img src=x onerror=alert(1)>")
     html = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -454,7 +456,7 @@ def test_room_item_partial_renders_without_request(alice: Any, bob: Any) -> None
     from django.template.loader import render_to_string
 
     room = _room(alice, bob)
-    rooms.send_message(room, alice, "mine")
+    messages.send_message(room, alice, "mine")
     html = render_to_string(
         "chatter/_room_item.html", {"summary": summary(room, alice), "active": False}
     )
@@ -514,7 +516,7 @@ def test_text_the_database_can_store_is_served(alice_client: Any, alice: Any, bo
 def test_room_item_is_the_requesters_own_entry(alice_client: Any, alice: Any, bob: Any) -> None:
     """What a page fetches for a room it does not list yet: the entry as alice sees it."""
     room = _room(alice, bob)
-    rooms.send_message(room, bob, "hey alice")
+    messages.send_message(room, bob, "hey alice")
     response = alice_client.get(reverse("chatter:room_item", args=[room.id]))
     html = response.content.decode()
     assert html.startswith(f'<li id="chatter-room-{room.id.hex}"')

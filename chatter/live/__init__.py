@@ -37,6 +37,7 @@ from chatter.types import RoomId, User, UserId
 __all__ = [
     "Event",
     "Hub",
+    "announce_change",
     "announce_logout",
     "announce_message",
     "announce_read",
@@ -86,6 +87,20 @@ def message_event(message: Message, schema_name: str = "") -> Event:
         "chatter.message",
         seq=message.seq,
         html=frames.message(message),
+        list=frames.room_update(message),
+    )
+
+
+def change_event(message: Message, schema_name: str = "") -> Event:
+    """A message changed (edited, deleted, reacted to): its new state, rendered once, for
+    the pages showing it, and a room-list update for the lists previewing it."""
+    group = tenancy.room_group(schema_name, message.room_id)
+    return _event(
+        group,
+        "chatter.change",
+        change=message.change,
+        seq=message.seq,
+        html=frames.changed([message], message.change),
         list=frames.room_update(message),
     )
 
@@ -237,6 +252,12 @@ def announce_message(message: Message) -> None:
     """From sync code (the HTTP fallback, ``chatter_send``): deliver a stored message."""
     if get_channel_layer() is not None:
         announce([message_event(message, tenancy.current_schema())])
+
+
+def announce_change(message: Message) -> None:
+    """From sync code (the HTTP actions, commands): deliver a changed message."""
+    if get_channel_layer() is not None:
+        announce([change_event(message, tenancy.current_schema())])
 
 
 def announce_room(room_id: uuid.UUID, member_ids: Iterable[UserId]) -> None:

@@ -9,6 +9,7 @@ from django import template
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import formats, timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 
 from chatter import rooms
@@ -21,6 +22,54 @@ register = template.Library()
 def chatter_name(user: User | None) -> str:
     """How a user is named in Chatter: full name if set, else the username."""
     return rooms.display_name(user)
+
+
+@register.filter
+def chatter_names(users: Any) -> str:
+    """Names of several users, separated by commas."""
+    return ", ".join(rooms.display_name(u) for u in users or ())
+
+
+def _listed(people: Any) -> str:
+    """The names stored in a system line: ``[[id, name], ...]``."""
+    names = [str(p[1]) for p in people or () if isinstance(p, list | tuple) and len(p) == 2]
+    return ", ".join(names)
+
+
+@register.filter
+def chatter_system_line(message: Any) -> str:
+    """The sentence of a system line ("alice added carol"), in the reader's language."""
+    data = message.data if isinstance(message.data, dict) else {}
+    actor = rooms.display_name(message.sender)
+    action = data.get("action")
+    if action == "added":
+        return gettext("%(actor)s added %(users)s") % {
+            "actor": actor,
+            "users": _listed(data.get("users")),
+        }
+    if action == "removed":
+        return gettext("%(actor)s removed %(users)s") % {
+            "actor": actor,
+            "users": _listed(data.get("users")),
+        }
+    if action == "left":
+        return gettext("%(actor)s left the group") % {"actor": actor}
+    if action == "renamed":
+        return gettext("%(actor)s renamed the group to “%(name)s”") % {
+            "actor": actor,
+            "name": str(data.get("name", "")),
+        }
+    return gettext("%(actor)s changed the group") % {"actor": actor}
+
+
+@register.filter
+def chatter_preview(message: Any) -> str:
+    """A message as a room list previews it: deleted, a system line, or its text, short."""
+    if message.deleted_at is not None:
+        return gettext("Message deleted")
+    if message.kind == "system":
+        return chatter_system_line(message)
+    return Truncator(message.text).chars(80)
 
 
 @register.filter

@@ -29,7 +29,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from chatter import rooms
+from chatter import messages
 from tests.tenants.conftest import TenantInfo, cookie, login
 from tests.test_utils import python_blocks, run_block
 
@@ -149,7 +149,7 @@ async def public_connection_after() -> AsyncIterator[None]:
 
 def send(schema_name: str, room: Any, user: Any, text: str) -> None:
     with schema_context(schema_name):
-        rooms.send_message(room, user, text)
+        messages.send_message(room, user, text)
 
 
 def no_logged_tracebacks(caplog: pytest.LogCaptureFixture) -> None:

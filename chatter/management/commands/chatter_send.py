@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from chatter import live, rooms
+from chatter import live, messages
 from chatter.management.base import ChatterCommand, get_room, get_user
 
 
@@ -25,8 +25,8 @@ class Command(ChatterCommand):
         room = get_room(options["room_id"])
         user = get_user(options["username"])
         try:
-            message, created = rooms.send_message(room, user, options["text"])
-        except rooms.MessageRefused as exc:
+            message, created = messages.send_message(room, user, options["text"])
+        except messages.MessageRefused as exc:
             raise CommandError(str(exc)) from exc
         if created:
             live.announce_message(message)

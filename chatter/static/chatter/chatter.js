@@ -242,17 +242,20 @@
     var li = $("chatter-room-" + hex);
     if (!li) { fetchRoom(hex); return; }
     var seq = num(item, "data-seq");
+    var change = num(item, "data-change");
+    if (seq === num(li, "data-seq") && change > num(li, "data-change")) {
+      // The previewed message changed (edited, deleted): its new words, nothing else.
+      li.setAttribute("data-change", String(change));
+      var shown = li.querySelector(".chatter-room-preview");
+      if (shown) shown.textContent = previewPrefix(li, item) + item.textContent;
+      return;
+    }
     if (seq <= num(li, "data-seq")) return; // a late frame: the page has a newer preview
     li.setAttribute("data-seq", String(seq));
+    li.setAttribute("data-change", String(change));
     if (item.getAttribute("data-sender") === me()) li.setAttribute("data-read-seq", String(seq));
     var preview = li.querySelector(".chatter-room-preview");
-    if (preview) {
-      var rooms = roomsList();
-      var prefix = "";
-      if (item.getAttribute("data-sender") === me()) prefix = (rooms ? rooms.getAttribute("data-you") : "") + " ";
-      else if (li.getAttribute("data-group")) prefix = item.getAttribute("data-name") + ": ";
-      preview.textContent = prefix + item.textContent;
-    }
+    if (preview) preview.textContent = previewPrefix(li, item) + item.textContent;
     var time = li.querySelector(".chatter-room-time");
     if (time) {
       time.setAttribute("datetime", item.getAttribute("data-time"));
@@ -261,6 +264,15 @@
     badge(li);
     var parent = li.parentNode;
     if (parent && parent.firstElementChild !== li) parent.insertBefore(li, parent.firstElementChild);
+  }
+
+  // "You: " or "alice: " before a preview (a system line has none).
+  function previewPrefix(li, item) {
+    if (item.getAttribute("data-system")) return "";
+    var rooms = roomsList();
+    if (item.getAttribute("data-sender") === me()) return (rooms ? rooms.getAttribute("data-you") : "") + " ";
+    if (li.getAttribute("data-group")) return item.getAttribute("data-name") + ": ";
+    return "";
   }
 
   // This user's read position in a room moved (here or in another tab).
@@ -307,8 +319,21 @@
 
   /* -- the feed: data frames from the server ---------------------------------------------- */
 
+  // What a resume says: the newest message without a hole before it, the room's change
+  // number this page knows, and the oldest message it shows (older changes do not matter).
+  function resumeFrame(after) {
+    var l = list();
+    var first = messages()[0];
+    return {
+      type: "resume",
+      after: after === undefined ? normalise() : after,
+      changes: l ? num(l, "data-last-change") : 0,
+      oldest: first ? seqOf(first) : 0
+    };
+  }
+
   function resume() {
-    if (socket && list()) send({ type: "resume", after: normalise() });
+    if (socket && list()) send(resumeFrame());
   }
 
   function processFeed() {
@@ -326,6 +351,12 @@
         }
       }
       else if (kind === "new-room") fetchRoom(item.getAttribute("data-room"));
+      else if (kind === "changes") {
+        var l = list();
+        if (l && num(item, "data-upto") > num(l, "data-last-change")) {
+          l.setAttribute("data-last-change", item.getAttribute("data-upto"));
+        }
+      }
       else if (kind === "more") resume();
       else if (kind === "stale") {
         var status = $("chatter-status");
@@ -373,6 +404,205 @@
     el.textContent = el.getAttribute(key) || el.getAttribute("data-text-" + state) || "";
   }
 
+  /* -- message actions: menu, reply, react, edit, delete, jump to a quoted message --------- */
+
+  function room() { return $("chatter-room"); }
+  function word(name) { var w = $("chatter-words"); return w ? w.getAttribute("data-" + name) || "" : ""; }
+  function article(el) { return el && el.closest ? el.closest("article.chatter-msg") : null; }
+  function closeMenus() {
+    document.querySelectorAll(".chatter-menu").forEach(function (m) {
+      var opener = m.parentNode && m.parentNode.querySelector("[data-action='menu']");
+      if (opener) opener.setAttribute("aria-expanded", "false");
+      m.remove();
+    });
+  }
+
+  // Whether this page's user may still edit a message of theirs (the server decides again).
+  function editable(el) {
+    if (el.classList.contains("is-deleted") || !el.querySelector(".chatter-msg-text")) return false;
+    var r = room();
+    var window_ = r ? r.getAttribute("data-edit-window") : "";
+    if (!window_) return true;
+    return Date.now() - new Date(el.getAttribute("data-time")) <= parseInt(window_, 10) * 1000;
+  }
+
+  function openMenu(opener) {
+    var el = article(opener);
+    var template = $("chatter-actions-template");
+    if (!el || !template) return;
+    closeMenus();
+    var menu = template.content.firstElementChild.cloneNode(true);
+    var mine = el.getAttribute("data-sender") === me();
+    var moderator = room() && room().getAttribute("data-moderator") === "1";
+    menu.querySelectorAll("[data-only]").forEach(function (item) {
+      var only = item.getAttribute("data-only");
+      var keep = only === "own" ? mine && editable(el) : only === "delete" ? mine || moderator : !mine;
+      if (!keep) item.remove();
+    });
+    var page = menu.querySelector("[data-action='page']");
+    if (page) page.href = opener.href;
+    opener.setAttribute("aria-expanded", "true");
+    el.appendChild(menu);
+    var first = menu.querySelector("button, a, input");
+    if (first) first.focus();
+  }
+
+  function replyingTo() { var r = $("chatter-reply-to"); return r ? r.value : ""; }
+
+  // Answer message el (or stop answering: null): the hidden reply_to field and a quote.
+  function replyTo(el) {
+    var field = $("chatter-reply-to");
+    var shown = $("chatter-replying");
+    if (!field || !shown) return;
+    field.value = el ? el.getAttribute("data-seq") : "";
+    shown.hidden = !el;
+    var who = shown.querySelector(".chatter-replying-who");
+    var what = shown.querySelector(".chatter-replying-text");
+    if (el) {
+      var author = el.querySelector(".chatter-msg-author");
+      var text = el.querySelector(".chatter-msg-text");
+      if (who) who.textContent = author ? author.textContent : "";
+      if (what) what.textContent = text ? text.textContent.slice(0, 100) : "";
+      var box = $("chatter-text");
+      if (box) box.focus();
+    }
+  }
+
+  function react(el, emoji) {
+    if (el && emoji) send({ type: "react", seq: seqOf(el), emoji: emoji });
+  }
+
+  // Edit in place: the form comes from the server (the message's text as written), the
+  // save goes over the socket; the changed message replaces the whole article.
+  function startEdit(el) {
+    var r = room();
+    if (!el || !r || el.querySelector(".chatter-edit-form")) return;
+    var url = r.getAttribute("data-edit-url").replace("/0/", "/" + seqOf(el) + "/");
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response); })
+      .then(function (html) {
+        var text = el.querySelector(".chatter-msg-text");
+        if (!text) return;
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var form = holder.firstElementChild;
+        text.hidden = true;
+        text.after(form);
+        var box = form.querySelector("textarea");
+        if (box) { box.focus(); box.setSelectionRange(box.value.length, box.value.length); }
+      })
+      .catch(function () { window.location.href = url; });
+  }
+
+  function stopEdit(form) {
+    var el = article(form);
+    if (!el) return;
+    var text = el.querySelector(".chatter-msg-text");
+    if (text) text.hidden = false;
+    form.remove();
+    var box = $("chatter-text");
+    if (box) box.focus();
+  }
+
+  function saveEdit(form) {
+    var el = article(form);
+    var box = form.querySelector("textarea");
+    if (!el || !box || !socket) return false;
+    send({ type: "edit", seq: seqOf(el), text: box.value });
+    return true;
+  }
+
+  // Show a quoted message: scroll to it if the page has it, else load the messages between
+  // it and the oldest shown (keyset, bounded by the server), else open the page around it.
+  function jumpTo(link) {
+    var seq = link.getAttribute("data-seq");
+    var target = $("chatter-msg-" + seq);
+    if (target) { flash(target); return; }
+    var first = messages()[0];
+    var r = room();
+    if (!first || !r) { window.location.href = link.href; return; }
+    var url = r.getAttribute("data-history-url") + "?around=" + seq + "&before=" + seqOf(first);
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response); })
+      .then(function (html) {
+        var l = list();
+        var older = $("chatter-older");
+        if (older) older.remove();
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var nodes = Array.prototype.slice.call(holder.childNodes);
+        var anchor = l.firstChild;
+        nodes.forEach(function (node) { l.insertBefore(node, anchor); });
+        htmx.process(l);
+        normalise();
+        var found = $("chatter-msg-" + seq);
+        if (found) flash(found); else window.location.href = link.href;
+      })
+      .catch(function () { window.location.href = link.href; });
+  }
+
+  function flash(el) {
+    el.scrollIntoView({ block: "center" });
+    el.classList.add("is-target");
+    setTimeout(function () { el.classList.remove("is-target"); }, 2000);
+  }
+
+  document.addEventListener("click", function (evt) {
+    var t = evt.target.closest ? evt.target.closest("[data-action], .chatter-quote") : null;
+    if (!t || !room()) { if (!(evt.target.closest && evt.target.closest(".chatter-menu"))) closeMenus(); return; }
+    var action = t.getAttribute("data-action");
+    var el = article(t);
+    if (t.classList.contains("chatter-quote") && !action) { evt.preventDefault(); jumpTo(t); return; }
+    if (action === "page" || !socket && action !== "menu" && action !== "cancel-edit") return; // plain links
+    if (action === "menu") { evt.preventDefault(); openMenu(t); return; }
+    if (action === "cancel-edit") { evt.preventDefault(); stopEdit(t.closest("form")); return; }
+    if (action === "cancel-reply") { evt.preventDefault(); replyTo(null); return; }
+    evt.preventDefault();
+    closeMenus();
+    if (action === "reply") replyTo(el);
+    else if (action === "react") react(el, t.getAttribute("data-emoji"));
+    else if (action === "edit") startEdit(el);
+    else if (action === "delete" && window.confirm(word("confirm-delete"))) send({ type: "delete", seq: seqOf(el) });
+  });
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.classList && form.classList.contains("chatter-edit-form") && saveEdit(form)) {
+      evt.preventDefault();
+      stopEdit(form);
+    } else if (form.classList && form.classList.contains("chatter-menu-emoji-form")) {
+      evt.preventDefault();
+      var input = form.querySelector("input");
+      react(article(form), input ? input.value.trim() : "");
+      closeMenus();
+    }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    var form = evt.target.closest ? evt.target.closest(".chatter-edit-form") : null;
+    if (form && evt.key === "Escape") { evt.preventDefault(); stopEdit(form); return; }
+    if (form && evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
+      evt.preventDefault();
+      form.requestSubmit();
+      return;
+    }
+    var menu = evt.target.closest ? evt.target.closest(".chatter-menu") : null;
+    if (!menu) return;
+    var items = Array.prototype.slice.call(menu.querySelectorAll("button, a, input"));
+    var at = items.indexOf(evt.target);
+    if (evt.key === "Escape") {
+      var opener = menu.parentNode.querySelector("[data-action='menu']");
+      closeMenus();
+      if (opener) opener.focus();
+    } else if ((evt.key === "ArrowDown" || evt.key === "ArrowRight") && evt.target.tagName !== "INPUT") {
+      evt.preventDefault();
+      items[(at + 1) % items.length].focus();
+    } else if ((evt.key === "ArrowUp" || evt.key === "ArrowLeft") && evt.target.tagName !== "INPUT") {
+      evt.preventDefault();
+      items[(at - 1 + items.length) % items.length].focus();
+    }
+  });
+
   /* -- htmx events ------------------------------------------------------------------------ */
 
   document.addEventListener("htmx:wsConnecting", function () {
@@ -384,7 +614,7 @@
     askedAfter = -1;
     status("connected");
     if (list()) {
-      socket.sendImmediately(JSON.stringify({ type: "resume", after: normalise() }));
+      socket.sendImmediately(JSON.stringify(resumeFrame()));
       // Sends written into a socket that died before the server answered are lost to it
       // (the ws extension queues only what is sent while closed): send them again. The
       // client id makes a send the server did store come back as the stored message.
@@ -411,8 +641,10 @@
     delete params.csrfmiddlewaretoken;
     evt.detail.headers = null;
     pending[id] = params.text;
+    if (!params.reply_to) delete params.reply_to;
     var box = $("chatter-text");
     if (box) box.value = "";
+    replyTo(null);
     wasAtBottom = true;
   });
 
@@ -453,7 +685,7 @@
     }
     if (top > contiguous && contiguous !== askedAfter) {
       askedAfter = contiguous;
-      send({ type: "resume", after: contiguous });
+      send(resumeFrame(contiguous));
     }
     if (wasAtBottom) toBottom();
     else if (top > before) {
@@ -493,6 +725,14 @@
     if (evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
       evt.preventDefault();
       evt.target.form.requestSubmit();
+    } else if (evt.key === "ArrowUp" && !evt.target.value && !evt.isComposing) {
+      var mine = messages().filter(function (el) {
+        return el.getAttribute("data-sender") === me() && editable(el);
+      });
+      if (mine.length) { evt.preventDefault(); startEdit(mine[mine.length - 1]); }
+    } else if (evt.key === "Escape" && replyingTo()) {
+      evt.preventDefault();
+      replyTo(null);
     }
   });
 

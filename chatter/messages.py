@@ -1,0 +1,513 @@
+"""Messages: send, edit, delete, reply, react, and the room's change counter.
+
+The one place that writes the ``Message``, ``Revision`` and ``Reaction`` tables. Every
+action takes the room (the caller checked membership with
+:func:`chatter.rooms.room_for_member`) and the acting user, checks what only this layer
+knows (author, permission, edit window, limits) and raises :class:`MessageRefused` with a
+sentence to show, having changed nothing.
+
+Why a change counter beside the sequence: a message keeps its place (``seq``) forever,
+but its text, its reactions or its deletion can change after a page has shown it. Each
+such change takes the room's next change number (``Room.last_change``, by one atomic
+``UPDATE ... RETURNING``, which also orders it after every send and change of the room
+still in flight) and stores it on the message (``Message.change``). A page that was away
+asks for "changes after N" and gets each changed message once, in its current state.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import emoji as emoji_data
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from chatter import conf, limits
+from chatter.models import Membership, Message, Reaction, Revision, Room
+from chatter.types import AnyUser, User
+
+
+class MessageRefused(ValueError):
+    """A message that cannot be stored; ``str(exc)`` is a sentence to show the sender."""
+
+    def __init__(self, message: str | Promise, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class HistoryPage:
+    """Messages in ascending order, and whether older ones exist before the first."""
+
+    messages: list[Message]
+    has_more: bool
+
+    @property
+    def before(self) -> int | None:
+        """The ``before`` value that fetches the next older page, if there is one."""
+        return self.messages[0].seq if self.has_more and self.messages else None
+
+
+@dataclass
+class Window:
+    """Messages around one (``?around=``), ascending, with whether more lie on each side."""
+
+    messages: list[Message]
+    has_older: bool
+    has_newer: bool
+
+    @property
+    def before(self) -> int | None:
+        return self.messages[0].seq if self.has_older and self.messages else None
+
+    @property
+    def after(self) -> int | None:
+        return self.messages[-1].seq if self.has_newer and self.messages else None
+
+
+@dataclass
+class ReactionGroup:
+    """One emoji on one message and who put it there, in order."""
+
+    emoji: str
+    users: list[User]
+
+    @property
+    def count(self) -> int:
+        return len(self.users)
+
+    @property
+    def user_ids(self) -> str:
+        """The users' ids between spaces, for ``[data-users~="<id>"]`` (the page's own)."""
+        return " ".join(str(u.pk) for u in self.users)
+
+
+def _fetch(qs: QuerySet[Message]) -> list[Message]:
+    """Messages with what their rendering shows: sender, the answered message, reactions.
+
+    One query, and one more for the reactions when a message was ever changed (a message
+    with reactions always was): a page of plain messages costs one query.
+    """
+    rows = list(qs.select_related("sender", "reply_to", "reply_to__sender"))
+    changed = {m.pk: m for m in rows if m.change}
+    for message in rows:
+        message.reaction_groups = []
+    if changed:
+        groups: dict[Any, dict[str, ReactionGroup]] = {pk: {} for pk in changed}
+        for reaction in (
+            Reaction.objects.filter(message_id__in=list(changed))
+            .select_related("user")
+            .order_by("created_at", "pk")
+        ):
+            by_emoji = groups[reaction.message_id]
+            group = by_emoji.get(reaction.emoji)
+            if group is None:
+                group = by_emoji[reaction.emoji] = ReactionGroup(reaction.emoji, [])
+            group.users.append(reaction.user)
+        for pk, by_emoji in groups.items():
+            changed[pk].reaction_groups = list(by_emoji.values())
+    return rows
+
+
+def _one(qs: QuerySet[Message]) -> Message:
+    """The one message of ``qs`` (:func:`_fetch`), or ``Message.DoesNotExist``."""
+    rows = _fetch(qs[:2])
+    if len(rows) != 1:
+        raise Message.DoesNotExist
+    return rows[0]
+
+
+def _answered(room: Room, reply_to: int | None) -> Message | None:
+    """The message of ``room`` numbered ``reply_to``, or :class:`MessageRefused`."""
+    if reply_to is None:
+        return None
+    found = Message.objects.filter(room=room, seq=reply_to).select_related("sender").first()
+    if found is None:
+        raise MessageRefused(_("The message you answer is not in this room."), code="not_found")
+    return found
+
+
+def _next_change(room: Room) -> int:
+    """Take the room's next change number: one atomic UPDATE ... RETURNING.
+
+    The UPDATE locks the room's row until the transaction ends, so the changes (and
+    sends) of one room commit in the order of their numbers.
+    """
+    table = connection.ops.quote_name(Room._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_change = last_change + 1 "  # noqa: S608
+            "WHERE id = %s RETURNING last_change",
+            [Room._meta.pk.get_db_prep_value(room.pk, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise MessageRefused(_("This room no longer exists."), code="not_found")
+    return int(row[0])
+
+
+def _limited(kind: str, user: User) -> None:
+    if not limits.hit(kind, user.pk):
+        raise MessageRefused(
+            _("You are doing that too often. Wait a few seconds and try again."),
+            code="rate_limited",
+        )
+
+
+def _locked(room: Room, seq: object) -> Message:
+    """Message ``seq`` of ``room``, locked for this transaction, or :class:`MessageRefused`."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise MessageRefused(_("This message does not exist."), code="not_found")
+    try:
+        return Message.objects.select_for_update().get(room=room, seq=seq)
+    except Message.DoesNotExist:
+        raise MessageRefused(_("This message does not exist."), code="not_found") from None
+
+
+def _is_member(room: Room, user: User) -> bool:
+    return Membership.objects.filter(room=room, user_id=user.pk).exists()
+
+
+def _reloaded(message: Message) -> Message:
+    """The message again, with everything its rendering shows."""
+    return _one(Message.objects.filter(pk=message.pk))
+
+
+def can_edit(message: Message, user: AnyUser, now: datetime | None = None) -> bool:
+    """Whether ``user`` may edit ``message`` now: its author, within ``CHATTER_EDIT_WINDOW``."""
+    if message.is_deleted or message.is_system or message.sender_id != user.pk:
+        return False
+    window = conf.get("CHATTER_EDIT_WINDOW")
+    if window is None:
+        return True
+    return (now or timezone.now()) - message.created_at <= timedelta(seconds=window)
+
+
+def can_delete(message: Message, user: AnyUser) -> bool:
+    """Whether ``user`` may delete ``message``: its author, or ``chatter.delete_message``."""
+    if message.is_deleted or message.is_system:
+        return False
+    return message.sender_id == user.pk or user.has_perm("chatter.delete_message")
+
+
+def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Message, bool]:
+    """Replace the text of ``user``'s message ``seq``; return ``(message, changed)``.
+
+    The old text is kept as a :class:`~chatter.models.Revision` (for moderators). The same
+    text again changes nothing. Refused (nothing changed) for a message that is not the
+    user's, deleted, a system line, or older than ``CHATTER_EDIT_WINDOW``.
+    """
+    text = valid_text(text)
+    with transaction.atomic():
+        message = _locked(room, seq)
+        if not _is_member(room, user):
+            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        if message.sender_id != user.pk or message.is_system:
+            raise MessageRefused(_("You can only edit your own messages."), code="forbidden")
+        if message.is_deleted:
+            raise MessageRefused(_("This message was deleted."), code="deleted")
+        if not can_edit(message, user):
+            raise MessageRefused(_("This message is too old to edit."), code="too_old")
+        if message.text == text:
+            return _reloaded(message), False
+        _limited("edit", user)
+        change = _next_change(room)
+        Revision.objects.create(message=message, text=message.text)
+        now = timezone.now()
+        Message.objects.filter(pk=message.pk).update(text=text, edited_at=now, change=change)
+    room.last_change = change
+    return _reloaded(message), True
+
+
+def delete_message(room: Room, user: User, seq: int) -> tuple[Message, bool]:
+    """Delete message ``seq``: its text, earlier texts and reactions leave the database.
+
+    A tombstone keeps its place (and its number: unread counts and resumes stay right).
+    Its author may delete it, and any member with the ``chatter.delete_message``
+    permission. Deleting it again changes nothing: ``(message, False)``.
+    """
+    with transaction.atomic():
+        message = _locked(room, seq)
+        if not _is_member(room, user) and not user.has_perm("chatter.delete_message"):
+            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        if message.is_deleted:
+            return _reloaded(message), False
+        if not can_delete(message, user):
+            raise MessageRefused(_("You can only delete your own messages."), code="forbidden")
+        _limited("delete", user)
+        change = _next_change(room)
+        Revision.objects.filter(message=message).delete()
+        Reaction.objects.filter(message=message).delete()
+        message.mentions.all().delete()
+        Message.objects.filter(pk=message.pk).update(
+            text="", deleted_at=timezone.now(), change=change
+        )
+    room.last_change = change
+    return _reloaded(message), True
+
+
+#: The emoji offered under every message (any other single emoji may be typed).
+DEFAULT_REACTIONS = (
+    "\N{THUMBS UP SIGN}",
+    "\N{HEAVY BLACK HEART}\ufe0f",
+    "\N{FACE WITH TEARS OF JOY}",
+    "\N{FACE WITH OPEN MOUTH}",
+    "\N{CRYING FACE}",
+    "\N{PERSON WITH FOLDED HANDS}",
+)
+
+
+def clean_emoji(value: object) -> str:
+    """One emoji (a single emoji sequence, skin tones and ZWJ included), or MessageRefused."""
+    if not isinstance(value, str):
+        raise MessageRefused(_("A reaction must be one emoji."), code="invalid")
+    value = unicodedata.normalize("NFC", value.strip())
+    if not value or len(value.encode("utf-8")) > 32 or not emoji_data.is_emoji(value):
+        raise MessageRefused(_("A reaction must be one emoji."), code="invalid")
+    return value
+
+
+def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Message, bool]:
+    """Add ``user``'s ``emoji`` to message ``seq``, or take it back; ``(message, True)``
+    (a toggle always changes something: the pair matches the other actions).
+
+    At most ``CHATTER_MAX_REACTIONS`` different emoji per message; a member may always
+    add one already there. Not on deleted messages or system lines.
+    """
+    emoji = clean_emoji(emoji)
+    with transaction.atomic():
+        message = _locked(room, seq)
+        if not _is_member(room, user):
+            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        if message.is_deleted or message.is_system:
+            raise MessageRefused(_("You cannot react to this message."), code="forbidden")
+        _limited("react", user)
+        mine = Reaction.objects.filter(message=message, user_id=user.pk, emoji=emoji)
+        added = not mine.exists()
+        if added:
+            present = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
+            if emoji not in present and len(present) >= conf.get("CHATTER_MAX_REACTIONS"):
+                raise MessageRefused(
+                    _("This message has as many different reactions as it can take."),
+                    code="too_many",
+                )
+        change = _next_change(room)
+        if added:
+            Reaction.objects.create(message=message, user_id=user.pk, emoji=emoji)
+        else:
+            mine.delete()
+        Message.objects.filter(pk=message.pk).update(change=change)
+    room.last_change = change
+    return _reloaded(message), True
+
+
+def changed_after(
+    room: Room,
+    after: int,
+    upto: int | None = None,
+    limit: int = 500,
+    since_seq: int = 0,
+    until_seq: int | None = None,
+) -> list[Message]:
+    """Messages changed after change ``after`` (up to ``upto``), by change number.
+
+    Each message once, in its current state. ``since_seq``/``until_seq`` leave out the
+    messages a page does not show (older than its oldest, or sent after the resume point).
+    """
+    qs = Message.objects.filter(room=room, change__gt=after, seq__gte=since_seq)
+    if upto is not None:
+        qs = qs.filter(change__lte=upto)
+    if until_seq is not None:
+        qs = qs.filter(seq__lte=until_seq)
+    return _fetch(qs.order_by("change")[:limit])
+
+
+def last_numbers(room: Room) -> tuple[int, int]:
+    """The room's newest sequence and change numbers, read from the database."""
+    last, change = Room.objects.values_list("last_seq", "last_change").get(pk=room.pk)
+    return int(last), int(change)
+
+
+def message_at(room: Room, seq: int) -> Message:
+    """Message ``seq`` of ``room`` with what it shows, or ``Message.DoesNotExist``."""
+    if not 0 < seq < 2**63:  # beyond bigint: no such message, not a database error
+        raise Message.DoesNotExist
+    return _one(Message.objects.filter(room=room, seq=seq))
+
+
+def around(room: Room, seq: int, limit: int | None = None) -> Window:
+    """The messages around ``seq``: half a page before it, it and the rest after (keyset)."""
+    limit = limit or conf.get("CHATTER_PAGE_SIZE")
+    before = max(limit // 2, 1)
+    base = Message.objects.filter(room=room)
+    older = _fetch(base.filter(seq__lt=seq).order_by("-seq")[: before + 1])
+    newer = _fetch(base.filter(seq__gte=seq).order_by("seq")[: limit - before + 1])
+    has_older, has_newer = len(older) > before, len(newer) > limit - before
+    older = older[:before]
+    older.reverse()
+    return Window(older + newer[: limit - before], has_older, has_newer)
+
+
+def history_after(room: Room, after: int, limit: int | None = None) -> Window:
+    """The page of messages just newer than ``after``, and whether newer ones follow."""
+    limit = limit or conf.get("CHATTER_PAGE_SIZE")
+    rows = _fetch(Message.objects.filter(room=room, seq__gt=after).order_by("seq")[: limit + 1])
+    return Window(rows[:limit], has_older=True, has_newer=len(rows) > limit)
+
+
+def clean_text(text: object) -> str:
+    """Normalise line endings, drop NULs and strip surrounding white space."""
+    if not isinstance(text, str):
+        raise MessageRefused(_("A message must be text."), code="invalid")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+
+
+# Characters that show nothing on their own: format characters (zero-width space and
+# joiners, the BOM, bidi marks, soft hyphen), other controls, separators, and the
+# "filler" letters some fonts draw blank.
+_BLANK_CATEGORIES = {"Cf", "Cc", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"}
+_BLANK_CHARACTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` would show as nothing: only invisible or spacing characters."""
+    return all(
+        ch.isspace() or ch in _BLANK_CHARACTERS or unicodedata.category(ch) in _BLANK_CATEGORIES
+        for ch in text
+    )
+
+
+def _parse_client_id(client_id: object) -> uuid.UUID | None:
+    if client_id in (None, ""):
+        return None
+    try:
+        return client_id if isinstance(client_id, uuid.UUID) else uuid.UUID(str(client_id))
+    except ValueError:
+        raise MessageRefused(_("This message has a malformed id."), code="invalid") from None
+
+
+def valid_text(text: object) -> str:
+    """``text`` cleaned (:func:`clean_text`), or :class:`MessageRefused` if empty or too long."""
+    text = clean_text(text)
+    if is_blank(text):
+        raise MessageRefused(_("Write something first."), code="empty")
+    max_length = conf.get("CHATTER_MESSAGE_MAX_LENGTH")
+    if len(text) > max_length:
+        raise MessageRefused(
+            _("This message is too long: %(length)d characters, at most %(max)d.")
+            % {"length": len(text), "max": max_length},
+            code="too_long",
+        )
+    return text
+
+
+def send_message(
+    room: Room, author: Any, text: Any, client_id: Any = None, reply_to: int | None = None
+) -> tuple[Message, bool]:
+    """Store a message from ``author`` in ``room``; return ``(message, created)``.
+
+    ``reply_to`` is the sequence number of the message of ``room`` this one answers.
+
+    The text is stripped and must be 1 to ``CHATTER_MESSAGE_MAX_LENGTH`` characters, not
+    all of them invisible. A repeated ``client_id`` returns the message stored the first
+    time, with ``created=False``. Raises :class:`MessageRefused` (nothing stored)
+    otherwise. The work is the same whatever the room's size: four statements in one
+    transaction, none per member. A resend (the same ``client_id``) is found by the unique
+    constraint, after the transaction rolled back; only a send over the rate limit looks
+    for it first, so that a resend of a stored message is never refused.
+    """
+    text = valid_text(text)
+    cid = _parse_client_id(client_id)
+    answered = _answered(room, reply_to)
+    if not limits.hit("send", author.pk):
+        # A resend of a stored message is not refused: it asks for nothing new.
+        existing = _existing(room, author, cid) if cid is not None else None
+        if existing is not None:
+            return existing, False
+        raise MessageRefused(
+            _("You are sending messages too fast. Wait a few seconds and try again."),
+            code="rate_limited",
+        )
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            seq = _next_seq(room, now)
+            # The sender has read their own message; no row means no member: roll back.
+            if not Membership.objects.filter(room=room, user=author).update(last_read_seq=seq):
+                raise MessageRefused(_("You are not a member of this room."), code="not_member")
+            message = Message.objects.create(
+                room=room, sender=author, text=text, client_id=cid, seq=seq, reply_to=answered
+            )
+            Room.objects.filter(pk=room.pk).update(last_message=message)
+    except IntegrityError:
+        existing = _existing(room, author, cid) if cid is not None else None
+        if existing is None:
+            raise
+        return existing, False
+    room.last_seq, room.updated_at, room.last_message = seq, now, message
+    message.sender = author
+    message.reply_to = answered
+    message.reaction_groups = []
+    return message, True
+
+
+def _next_seq(room: Room, now: datetime) -> int:
+    """Take the room's next sequence number: one atomic UPDATE ... RETURNING."""
+    table = connection.ops.quote_name(Room._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s "  # noqa: S608
+            "WHERE id = %s RETURNING last_seq",
+            [
+                Room._meta.get_field("updated_at").get_db_prep_value(now, connection),
+                Room._meta.pk.get_db_prep_value(room.pk, connection),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise MessageRefused(_("This room no longer exists."), code="not_found")
+    return int(row[0])
+
+
+def _existing(room: Room, author: User, cid: uuid.UUID) -> Message | None:
+    # get(), not first(): first() would add ORDER BY id, which PostgreSQL may answer by
+    # walking the primary key instead of the (room, sender, client_id) unique index.
+    try:
+        return _one(Message.objects.filter(room=room, sender=author, client_id=cid))
+    except Message.DoesNotExist:
+        return None
+
+
+def last_seq(room: Room) -> int:
+    """The room's newest sequence number, read from the database (raises if it is gone)."""
+    return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
+
+
+def history(room: Room, before: int | None = None, limit: int | None = None) -> HistoryPage:
+    """The page of messages just older than ``before`` (default: the newest), by keyset."""
+    limit = limit or conf.get("CHATTER_PAGE_SIZE")
+    qs = Message.objects.filter(room=room).order_by("-seq")
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    rows = _fetch(qs[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return HistoryPage(messages=rows, has_more=has_more)
+
+
+def messages_after(
+    room: Room, after: int, limit: int = 500, upto: int | None = None
+) -> list[Message]:
+    """Messages after sequence ``after`` (up to ``upto``), oldest first: what a client missed."""
+    qs = Message.objects.filter(room=room, seq__gt=after)
+    if upto is not None:
+        qs = qs.filter(seq__lte=upto)
+    return _fetch(qs.order_by("seq")[:limit])
