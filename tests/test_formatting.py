@@ -15,12 +15,17 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from django.template import Context, Template
+from django.test import Client
+from django.urls import reverse
 from django.utils.safestring import SafeString
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatter import formatting
+from chatter import formatting, frames, rooms
+from chatter.models import Room
 from tests import strategies
+from tests.factories import make_user
 
 EXAMPLES = int(os.environ.get("CHATTER_HYPOTHESIS_EXAMPLES", "1000"))
 LINK = 'target="_blank" rel="noopener noreferrer nofollow"'
@@ -297,3 +302,24 @@ def test_threads_render_the_same_as_one_thread() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(3):
             assert list(pool.map(fresh, texts)) == expected
+
+
+# -- where it is used ----------------------------------------------------------------------
+
+
+def test_the_template_filter_formats_and_escapes() -> None:
+    template = Template("{% load chatter %}{{ text|chatter_format }}")
+    html = template.render(Context({"text": "**hi** <i>there</i>"}))
+    assert html == "<p><strong>hi</strong> &lt;i&gt;there&lt;/i&gt;</p>\n"
+
+
+@pytest.mark.django_db
+def test_room_list_previews_stay_plain_text(client: Client) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    room = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    text = "**bold** see https://example.com"
+    message, _ = rooms.send_message(room, alice, text)
+    assert f">{text}</i>" in frames.room_update(message)
+    client.force_login(bob)
+    item = client.get(reverse("chatter:room_item", args=[room.pk])).content.decode()
+    assert f">{text}</span>" in item and "<strong>" not in item and '<a href="http' not in item

@@ -9,9 +9,10 @@ from django import template
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import formats, timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
-from chatter import rooms
+from chatter import formatting, rooms
 from chatter.types import AnyUser, User
 
 register = template.Library()
@@ -21,6 +22,12 @@ register = template.Library()
 def chatter_name(user: User | None) -> str:
     """How a user is named in Chatter: full name if set, else the username."""
     return rooms.display_name(user)
+
+
+@register.filter
+def chatter_format(text: object) -> SafeString:
+    """A message's text as HTML: its Markdown rendered and sanitised (``chatter.formatting``)."""
+    return formatting.render(str(text or ""))
 
 
 @register.filter
