@@ -243,6 +243,26 @@ XSS = [
 ]
 
 
+def test_the_sanitiser_alone_holds_the_allow_list() -> None:
+    """The second step does not trust the first: hostile HTML straight into nh3."""
+    html = formatting.sanitise(
+        '<p title="t" lang="en" class="c" style="color:red" onclick="y" hx-get="/">'
+        '<a href="/chat/">relative</a> <a href="//evil.example">no scheme</a> '
+        '<a href="javascript:alert(1)">script</a> '
+        '<a href="https://ok.example" target="_self" rel="opener">ok</a>'
+        "<img src=x><script>alert(1)</script><!-- c --></p>"
+    )
+    assert_only_allowed(html)
+    unlinked = {"rel": formatting.LINK_REL, "target": "_blank"}
+    assert elements(html) == [
+        ("p", {}),
+        *[("a", unlinked)] * 3,  # relative, protocol-relative, javascript: no address
+        ("a", {"href": "https://ok.example", **unlinked}),
+    ]
+    assert re.sub(r"<[^>]*>", "", html) == "relative no scheme script ok"
+    assert formatting._only_allowed("p", "title", "t") is None  # were nh3 to pass one on
+
+
 @pytest.mark.parametrize("text", XSS)
 def test_attacks_leave_nothing_outside_the_allow_list(text: str) -> None:
     assert_only_allowed(formatting.render(text))
