@@ -45,6 +45,14 @@ REFUSED = re.compile(r'data-client-id="([^"]+)">([^<]*)</p>')
 RETRY = re.compile(r'data-kind="retry" data-frame="(\w+)" data-after="(\d+)"')
 
 
+def message_text(body: str) -> str:
+    """The text of a message's rendered body (Markdown made HTML): tags dropped, unescaped.
+
+    Exact for the plain texts these tests send (a line break is ``<br>`` and a new line).
+    """
+    return html.unescape(re.sub(r"<[^>]*>", "", body)).strip()
+
+
 def reconnect_delay(retries: int) -> float:
     """chatter.js's ``htmx.config.wsReconnectDelay`` in seconds: full jitter, capped at 15 s."""
     return 0.25 + random.random() * min(15.0, 0.5 * 2**retries)
@@ -199,7 +207,7 @@ class ChatPage:
         self.last_activity = time.monotonic()
         for seq, text in MESSAGE.findall(frame):
             self.seqs.append(int(seq))
-            self.texts[int(seq)] = html.unescape(text)
+            self.texts[int(seq)] = message_text(text)
         for client_id in SENT.findall(frame):
             if self.pending.pop(client_id, None) is not None:
                 self.acked[client_id] = time.monotonic()

@@ -31,3 +31,20 @@ def frames(values: Any) -> Any:
             **dict.fromkeys(fields, values),
         },
     )
+
+
+# Pieces of Markdown, HTML and URLs that message texts are made of, so that arbitrary
+# texts hit the parser's and the sanitiser's interesting paths, not only plain words.
+MARKUP_PIECES = [
+    "*", "**", "_", "__", "~~", "`", "```", "\n", "\n\n", "> ", "- ", "1. ", "# ", "    ",
+    "[", "]", "(", ")", "![", "<", ">", "</", "/>", '"', "'", "=", "&", "&#", "&#x", ";", "\\",
+    "http://", "https://", "mailto:", "javascript:", "data:", "vbscript:", "//", "www.",
+    "example.com", "a@b.co", "<script>", "<img src=x onerror=alert(1)>", " hx-get=/x ",
+    "onclick=", "\u202e", "\u200b", "\x00", "\t", "%0a",
+]  # fmt: skip
+
+
+def message_texts(max_pieces: int = 40) -> Any:
+    """Texts a user may type: markup pieces mixed with any characters."""
+    piece = st.sampled_from(MARKUP_PIECES) | st.text(max_size=8)
+    return st.lists(piece, max_size=max_pieces).map("".join)

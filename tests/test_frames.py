@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chatter import frames, messages, rooms
+from chatter import formatting, frames, messages, rooms
 from chatter.models import Room
 from tests.factories import make_user
 
@@ -81,6 +81,25 @@ def test_live_message_is_the_same_markup_as_after_a_reload(chat, client):
     pattern = re.compile(r'<article class="chatter-msg" id="chatter-msg-1".*?</article>', re.S)
     assert pattern.search(frame).group(0) == pattern.search(page).group(0)
     assert "&lt;b&gt;hi&lt;/b&gt;" in frame and "<b>" not in frame
+
+
+def test_a_formatted_message_is_the_same_markup_live_and_reloaded(chat, client):
+    alice, _, room, _ = chat
+    text = '**bold** and `code`\n> quoted\n\nsee https://example.com <b hx-get="/">x</b>'
+    message, _ = messages.send_message(room, alice, text)
+    client.force_login(alice)
+    page = client.get(f"/chat/{room.pk}/").content.decode()
+    frame = frames.message(message)
+    pattern = re.compile(
+        rf'<article class="chatter-msg" id="chatter-msg-{message.seq}".*?</article>', re.S
+    )
+    live, reloaded = pattern.search(frame).group(0), pattern.search(page).group(0)
+    assert live == reloaded
+    body = re.search(r'<div class="chatter-msg-text" hx-disable>(.*?)</div>', live, re.S).group(1)
+    assert body == str(formatting.render(text))
+    assert "<strong>bold</strong>" in body and "<code>code</code>" in body
+    assert '<a href="https://example.com" target="_blank"' in body
+    assert "&lt;b hx-get" in body and "<b " not in body
 
 
 def test_typing_frame_carries_the_timeout(chat, settings):

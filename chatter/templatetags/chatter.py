@@ -9,10 +9,11 @@ from django import template
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import formats, timezone
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
-from chatter import rooms
+from chatter import formatting, rooms
 from chatter.types import AnyUser, User
 
 register = template.Library()
@@ -70,6 +71,12 @@ def chatter_preview(message: Any) -> str:
     if message.kind == "system":
         return chatter_system_line(message)
     return Truncator(message.text).chars(80)
+
+
+@register.filter
+def chatter_format(text: object) -> SafeString:
+    """A message's text as HTML: its Markdown rendered and sanitised (``chatter.formatting``)."""
+    return formatting.render(str(text or ""))
 
 
 @register.filter

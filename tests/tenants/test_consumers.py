@@ -22,12 +22,13 @@ from chatter.models import Message, Room
 from chatter.origin import CLOSE_FORBIDDEN_ORIGIN
 from chatter.routing import websocket_urlpatterns
 from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator
+from tests.clients import message_text
 from tests.tenants.conftest import TenantInfo, cookie, login
 
 application = SameHostOriginValidator(ChatterMTMiddlewareStack(URLRouter(websocket_urlpatterns)))
-# One message element of a frame: its sequence number and its text.
+# One message element of a frame: its sequence number and its body (the formatted text).
 MESSAGE = re.compile(
-    r'id="chatter-msg-(\d+)".*?<div class="chatter-msg-text"[^>]*>([^<]*)</div>', re.DOTALL
+    r'id="chatter-msg-(\d+)".*?<div class="chatter-msg-text"[^>]*>(.*?)</div>', re.DOTALL
 )
 
 
@@ -79,7 +80,7 @@ async def messages_until(
     got: list[tuple[int, str]] = []
     while len(got) < count:
         frame = await comm.receive_from(timeout=stall)
-        got += [(int(seq), text) for seq, text in MESSAGE.findall(frame)]
+        got += [(int(seq), message_text(body)) for seq, body in MESSAGE.findall(frame)]
         if frames is not None:
             frames.append(frame)
     return got
