@@ -15,7 +15,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chatter import rooms, views
+from chatter import avatars, rooms, views
 from chatter.models import Message, Room
 from tests.factories import fill_room, summary
 
@@ -521,3 +521,47 @@ def test_room_item_is_the_requesters_own_entry(alice_client: Any, alice: Any, bo
     assert 'data-seq="1" data-read-seq="0"' in html
     assert '<span class="chatter-room-title">bob</span>' in html and "hey alice" in html
     assert re.search(r'class="chatter-badge"><span class="chatter-badge-count">1<', html)
+
+
+# -- avatars --------------------------------------------------------------------------------
+
+
+AVATAR = re.compile(r'<span class="chatter-avatar[^"]*" aria-hidden="true">.*?</span>')
+
+
+def _first_avatar(html: str, within: str) -> str:
+    """The first avatar inside the first match of the pattern ``within``."""
+    part = re.search(within, html, re.S)
+    assert part, html
+    avatar = AVATAR.search(part.group())
+    assert avatar, part.group()
+    return avatar.group()
+
+
+def test_avatars_are_the_same_in_the_page_and_in_live_frames(
+    settings: Any, alice_client: Any, alice: Any, bob: Any
+) -> None:
+    from chatter import frames
+
+    room = _room(alice, bob)
+    message, _ = rooms.send_message(room, bob, "hi")
+    url = reverse("chatter:chatroom", args=[room.id])
+    page = alice_client.get(url).content.decode()
+    author = r'<span class="chatter-msg-author">.*?</span>bob</span>'
+    in_page = _first_avatar(page, author)
+    assert in_page == _first_avatar(frames.message(message), author)
+    assert "chatter-avatar--small" in in_page and in_page.endswith(">B</span>")
+    # The room's avatar (header, room list, the entry a page fetches) is bob's colour.
+    bobs = f"chatter-hue-{avatars.hue(bob.pk)}"
+    assert bobs in in_page
+    assert bobs in _first_avatar(page, r'<header class="chatter-room-header">.*?</header>')
+    entry = _first_avatar(page, rf'<li id="chatter-room-{room.id.hex}".*?</li>')
+    assert bobs in entry
+    item = alice_client.get(reverse("chatter:room_item", args=[room.id])).content.decode()
+    assert _first_avatar(item, r".*") == entry
+    # With a picture hook, the page and the frame show the same picture.
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.picture"
+    page = alice_client.get(url).content.decode()
+    picture = '<img class="chatter-avatar-img" alt="" src="https://img.example.com/bob.png"'
+    assert picture in _first_avatar(frames.message(message), author)
+    assert page.count(picture) == 3  # the header, the room list, the message
