@@ -523,7 +523,97 @@ def test_room_item_is_the_requesters_own_entry(alice_client: Any, alice: Any, bo
     assert re.search(r'class="chatter-badge"><span class="chatter-badge-count">1<', html)
 
 
-# -- avatars --------------------------------------------------------------------------------
+# -- the member picker, avatars, the connection state ---------------------------------------
+
+
+def test_user_search_as_picker_options(alice_client: Any, alice: Any, bob: Any, carol: Any) -> None:
+    """``?picker=1``: options of the "New group" picker, not links; a count for screen readers."""
+    url = reverse("chatter:user_search") + "?picker=1&q="
+    html = alice_client.get(url + "bo", **HTMX).content.decode()
+    options = re.findall(r'<li id="chatter-picker-option-\d+" [^>]*role="option"[^>]*>', html)
+    assert len(options) == 1, html
+    assert 'data-username="bob"' in options[0] and 'aria-selected="false"' in options[0]
+    assert "href=" not in html and "<a " not in html
+    assert '<p id="chatter-picker-status" hx-swap-oob="innerHTML">1 person found.</p>' in html
+    both = alice_client.get(url + "o", **HTMX).content.decode()  # bob, carol (never alice)
+    assert re.findall(r'data-username="([^"]+)"', both) == ["bob", "carol"]
+    assert "2 people found." in both
+    none = alice_client.get(url + "zzz", **HTMX).content.decode()
+    assert 'role="option"' not in none and ">No one found.</p>" in none
+    empty = alice_client.get(url, **HTMX).content.decode()
+    assert 'role="option"' not in empty
+    assert '<p id="chatter-picker-status" hx-swap-oob="innerHTML"></p>' in empty
+    # Without htmx, the search is the page, as without ?picker.
+    page = alice_client.get(url + "bo")
+    assert page.status_code == 200 and "<html" in page.content.decode()
+
+
+def test_user_search_options_escape_names(alice_client: Any, user_factory: Any) -> None:
+    user_factory("eve", first_name='<b>"Eve"</b>')
+    html = alice_client.get(
+        reverse("chatter:user_search") + "?picker=1&q=eve", **HTMX
+    ).content.decode()
+    assert "<b>" not in html
+    assert 'data-name="&lt;b&gt;&quot;Eve&quot;&lt;/b&gt;"' in html
+
+
+def test_group_form_has_the_picker_and_keeps_the_text_field(alice_client: Any) -> None:
+    html = alice_client.get(reverse("chatter:index")).content.decode()
+    form = re.search(r'<form id="chatter-group-form".*?</form>', html, re.S)
+    assert form, html
+    form_html = form.group()
+    # Without JavaScript: the text field. chatter.js shows the picker (hidden) in its place.
+    assert '<input type="text" name="usernames"' in form_html
+    picker = re.search(r'<div id="chatter-picker" [^>]*>', form_html)
+    assert picker and " hidden>" in picker.group() and 'data-field="id_usernames"' in picker.group()
+    assert 'data-remove="Remove {name}"' in picker.group()
+    box = re.search(r'<input [^>]*id="chatter-picker-input"[^>]*>', form_html)
+    assert box, form_html
+    for attribute in (
+        'role="combobox"',
+        'aria-expanded="false"',
+        'aria-controls="chatter-picker-listbox"',
+        'aria-autocomplete="list"',
+        'hx-get="/chat/users/?picker=1"',
+        'hx-trigger="input changed delay:300ms"',
+        'hx-target="#chatter-picker-listbox"',
+    ):
+        assert attribute in box.group(), attribute
+    assert '<ul id="chatter-picker-listbox" class="chatter-picker-listbox" role="listbox"' in (
+        form_html
+    )
+    assert '<label id="chatter-picker-label" for="chatter-picker-input">People</label>' in (
+        form_html
+    )
+
+
+def test_create_group_from_the_pickers_hidden_inputs(
+    alice_client: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    """The picker submits one ``usernames`` per person (and its search box's ``q``)."""
+    response = alice_client.post(
+        reverse("chatter:create_group"),
+        {"name": "Picked", "usernames": ["bob", "carol"], "q": ""},
+    )
+    room = Room.objects.get()
+    assert response["Location"] == reverse("chatter:chatroom", args=[room.id])
+    assert [u.username for u in rooms.members(room)] == ["alice", "bob", "carol"]
+
+
+def test_group_form_errors_show_in_the_picker_too(alice_client: Any, bob: Any) -> None:
+    response = alice_client.post(
+        reverse("chatter:create_group"), {"name": "x", "usernames": ["bob", "ghost"]}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    # The text field keeps what was sent (chatter.js makes chips of it) and both show why.
+    assert 'value="bob, ghost"' in html
+    assert '<ul id="chatter-picker-error" class="errorlist"><li>No such user: ghost.</li></ul>' in (
+        html
+    )
+    box = re.search(r'<input [^>]*id="chatter-picker-input"[^>]*>', html)
+    assert box and 'aria-invalid="true"' in box.group()
+    assert 'aria-describedby="chatter-picker-help chatter-picker-error"' in box.group()
 
 
 AVATAR = re.compile(r'<span class="chatter-avatar[^"]*" aria-hidden="true">.*?</span>')
