@@ -47,6 +47,16 @@
     var lang = document.documentElement.lang;
     try { return lang ? Intl.getCanonicalLocales(lang)[0] : undefined; } catch (e) { return undefined; }
   }
+  // A time of day as the page's locale writes it, the hour without a leading zero: "2:31 PM"
+  // in en-US, "2:31" and "14:31" in de. One formatter per locale, made once.
+  var timeFormats = {};
+  function timeOfDay(date) {
+    var key = locale() || "";
+    if (!timeFormats[key]) {
+      timeFormats[key] = new Intl.DateTimeFormat(locale(), { hour: "numeric", minute: "2-digit" });
+    }
+    return timeFormats[key].format(date);
+  }
 
   function uuid4() {
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -129,7 +139,7 @@
     if (isNaN(when)) return;
     var today = new Date().toDateString() === when.toDateString();
     el.textContent = today
-      ? when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })
+      ? timeOfDay(when)
       : when.toLocaleDateString(locale(), { month: "short", day: "numeric" });
     el.title = when.toLocaleString(locale());
   }
@@ -157,7 +167,7 @@
       var when = new Date(el.getAttribute("data-time"));
       var time = el.querySelector("time");
       if (time && !isNaN(when)) {
-        setText(time, when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }));
+        setText(time, timeOfDay(when));
         var full = when.toLocaleString(locale());
         if (time.title !== full) time.title = full;
       }
