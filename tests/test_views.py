@@ -616,6 +616,29 @@ def test_group_form_errors_show_in_the_picker_too(alice_client: Any, bob: Any) -
     assert 'aria-describedby="chatter-picker-help chatter-picker-error"' in box.group()
 
 
+def _status_count(html: str) -> int:
+    return html.count('id="chatter-status"')
+
+
+def test_the_connection_state_is_in_one_header(alice_client: Any, alice: Any, bob: Any) -> None:
+    """One #chatter-status per page: the room list's header, or the room's header."""
+    index = alice_client.get(reverse("chatter:index")).content.decode()
+    assert _status_count(index) == 1
+    header = re.search(r'<header class="chatter-sidebar-header">.*?</header>', index, re.S)
+    assert header and 'id="chatter-status"' in header.group()
+    assert 'role="status"' in header.group() and 'data-text-connected="Connected"' in header.group()
+    main = re.search(r"<main .*?</main>", index, re.S)
+    assert main and "chatter-status" not in main.group()
+
+    room = _room(alice, bob)
+    page = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    assert _status_count(page) == 1
+    header = re.search(r'<header class="chatter-room-header">.*?</header>', page, re.S)
+    assert header and 'id="chatter-status"' in header.group()
+    search = alice_client.get(reverse("chatter:user_search") + "?q=bo").content.decode()
+    assert _status_count(search) == 1
+
+
 AVATAR = re.compile(r'<span class="chatter-avatar[^"]*" aria-hidden="true">.*?</span>')
 
 
