@@ -7,7 +7,8 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   setting of the wrong type or out of range, E011 CHATTER_BASE_TEMPLATE not loadable, W012
   CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
   timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
-  E016 CHATTER_BASE_TEMPLATE renders no "content" block;
+  E016 CHATTER_BASE_TEMPLATE renders no "content" block, E025 CHATTER_AVATAR_URL does not
+  import or is not callable;
 * in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
   cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
@@ -32,7 +33,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from chatter import conf
+from chatter import avatars, conf
 from chatter.template_blocks import rendered_blocks
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
@@ -311,6 +312,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         gettext_noop("a whole number of seconds, at least 0, or None (always)"),
     ),
     "CHATTER_MAX_REACTIONS": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
+    "CHATTER_AVATAR_URL": (
+        lambda v: v is None or (isinstance(v, str) and bool(v)),
+        gettext_noop("None or the dotted path of a callable"),
+    ),
 }
 
 
@@ -336,6 +341,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     if "CHATTER_BASE_TEMPLATE" in valid:
         messages.extend(_check_template(valid["CHATTER_BASE_TEMPLATE"]))
+    if valid.get("CHATTER_AVATAR_URL"):
+        messages.extend(_check_avatar_hook(valid["CHATTER_AVATAR_URL"]))
     if "CHATTER_MAX_FRAME_BYTES" in valid and "CHATTER_MESSAGE_MAX_LENGTH" in valid:
         needed = valid["CHATTER_MESSAGE_MAX_LENGTH"] * 4 + 1024
         if valid["CHATTER_MAX_FRAME_BYTES"] < needed:
@@ -398,5 +405,31 @@ def _check_template(name: str) -> list[CheckMessage]:
             )
             % {"name": name},
             id="chatter.E016",
+        )
+    ]
+
+
+def _check_avatar_hook(path: str) -> list[CheckMessage]:
+    """CHATTER_AVATAR_URL names something that imports and can be called."""
+    try:
+        avatars.load_hook(path)
+    except avatars.NotCallable:
+        problem = _("CHATTER_AVATAR_URL %(path)r is not callable.") % {"path": path}
+    except Exception as exc:  # ImportError, or whatever importing the module raised
+        problem = _("CHATTER_AVATAR_URL %(path)r cannot be imported: %(error)s") % {
+            "path": path,
+            "error": exc,
+        }
+    else:
+        return []
+    return [
+        Error(
+            problem,
+            hint=_(
+                "Name a function that takes a user and returns the URL of their picture or "
+                'None, e.g. "mysite.avatars.avatar_url", or remove the setting to show '
+                "initials."
+            ),
+            id="chatter.E025",
         )
     ]

@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "CHATTER_MAX_REACTIONS": 20,
     # Largest websocket text frame the consumer reads, in bytes.
     "CHATTER_MAX_FRAME_BYTES": 64 * 1024,
+    # The dotted path of a callable ``user -> str | None``: the URL of the user's picture,
+    # shown in their avatars (None, or an empty answer: their initials). None: initials.
+    "CHATTER_AVATAR_URL": None,
 }
 
 

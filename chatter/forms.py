@@ -26,6 +26,22 @@ def split_usernames(value: str) -> list[str]:
     return list(seen)
 
 
+class UsernamesInput(forms.TextInput):
+    """A text input of usernames that also takes the field several times.
+
+    Without JavaScript people type the usernames; chatter.js replaces the input by a
+    picker that submits one hidden ``usernames`` input per person chosen. Both arrive
+    here as one text, e.g. ``"bob, carol"``.
+    """
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        getlist = getattr(data, "getlist", None)
+        if getlist is None:
+            return super().value_from_datadict(data, files, name)
+        values = [v for v in getlist(name) if isinstance(v, str)]
+        return ", ".join(values) if values else None
+
+
 class GroupRoomForm(forms.Form):
     """A named room for the requesting user and the users they list."""
 
@@ -38,7 +54,7 @@ class GroupRoomForm(forms.Form):
     usernames = forms.CharField(
         label=_("People"),
         help_text=_("Usernames, separated by commas or spaces."),
-        widget=forms.TextInput(attrs={"placeholder": _("alice, bob"), "autocomplete": "off"}),
+        widget=UsernamesInput(attrs={"placeholder": _("alice, bob"), "autocomplete": "off"}),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

@@ -141,13 +141,17 @@ def create_group(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def user_search(request: HttpRequest) -> HttpResponse:
-    """Users matching ``?q=`` (bounded, never the requester): a partial, or a page without JS."""
+    """Users matching ``?q=`` (bounded, never the requester): a partial, or a page without JS.
+
+    With ``?picker=1`` the partial is the options of the "New group" member picker.
+    """
     query = request.GET.get("q", "").strip()[:100]
     context = {"users": rooms.search_users(query, exclude=_requester(request)), "query": query}
     # The header itself, not request.htmx: without django-htmx's middleware (chatter.E015)
     # the search still answers instead of failing with an AttributeError.
     if request.headers.get("HX-Request") == "true":
-        return render(request, "chatter/_user_results.html", context)
+        partial = "_user_options" if request.GET.get("picker") else "_user_results"
+        return render(request, f"chatter/{partial}.html", context)
     return render(request, "chatter/index.html", _base_context(request, **context))
 
 

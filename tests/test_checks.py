@@ -142,6 +142,7 @@ VALID = {
     "CHATTER_MAX_SOCKETS_PER_USER": [0, 1, 100],
     "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
     "CHATTER_MAX_REACTIONS": [1, 20, 100],
+    "CHATTER_AVATAR_URL": [None, "tests.avatar_hooks.picture"],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -167,6 +168,7 @@ INVALID = {
     "CHATTER_MAX_SOCKETS_PER_USER": [-1, "20", None, 2.5],
     "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
     "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
+    "CHATTER_AVATAR_URL": ["", 3, ["tests.avatar_hooks.picture"], len],
 }
 
 
@@ -227,6 +229,25 @@ def test_frame_too_small_for_the_longest_message() -> None:
     assert "17024" in messages[0].hint
     with override_settings(CHATTER_MESSAGE_MAX_LENGTH=4000, CHATTER_MAX_FRAME_BYTES=17024):
         assert checks.check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("tests.avatar_hooks.missing", "cannot be imported"),
+        ("nowhere.avatar_url", "cannot be imported"),
+        ("avatar_url", "cannot be imported"),
+        ("tests.avatar_hooks.NOT_CALLABLE", "is not callable"),
+    ],
+)
+def test_avatar_hook_that_cannot_be_used(path: str, problem: str) -> None:
+    with override_settings(CHATTER_AVATAR_URL=path):
+        messages = checks.check_settings()
+        assert ids(all_chatter_messages()) == ["chatter.E025"]
+    assert ids(messages) == ["chatter.E025"]
+    assert messages[0].level == django_checks.ERROR
+    assert messages[0].msg.startswith(f"CHATTER_AVATAR_URL {path!r} {problem}")
+    assert "returns the URL of their picture or None" in messages[0].hint
 
 
 def test_run_checks_reports_a_broken_setting() -> None:

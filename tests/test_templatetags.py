@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 import textwrap
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from chatter import messages, rooms
+from chatter import avatars, messages, rooms
 from chatter.models import Room
 from chatter.templatetags import chatter as tags
+from tests import avatar_hooks
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +174,104 @@ def test_unread_count_tag(rf: Any, alice: Any, bob: Any) -> None:
     assert tpl.render(Context({"request": request})) == "[0]"
     request.user = AnonymousUser()
     assert tpl.render(Context({"request": request})) == "[0]"
+
+
+# -- avatars ------------------------------------------------------------------------------
+
+AVATAR = re.compile(r'<span class="chatter-avatar[^"]*" aria-hidden="true">.*?</span>')
+
+
+def _avatar(html: str) -> str:
+    found = AVATAR.findall(html)
+    assert len(found) == 1, html
+    return found[0]
+
+
+def _hue(html: str) -> int:
+    match = re.search(r"chatter-hue-(\d+)", html)
+    assert match, html
+    return int(match.group(1))
+
+
+def test_avatar_shows_initials_in_a_stable_colour(alice: Any, bob: Any) -> None:
+    html = _avatar(_render("{% chatter_avatar who %}", alice, who=alice))
+    assert html.endswith(">AL</span>") and "<img" not in html
+    assert _hue(html) == avatars.hue(alice.pk)
+    # The same for every render, and computed from the primary key alone (CRC-32, not
+    # Python's salted hash()): the same in every server process.
+    assert _avatar(_render("{% chatter_avatar who %}", bob, who=alice)) == html
+    assert avatars.hue(alice.pk) == zlib.crc32(str(alice.pk).encode()) % avatars.HUES
+    assert {avatars.hue(pk) for pk in range(1, 200)} == set(range(avatars.HUES))
+    small = _avatar(_render('{% chatter_avatar who "small" %}', alice, who=alice))
+    assert "chatter-avatar--small" in small
+    assert "chatter-avatar--" not in _avatar(
+        _render('{% chatter_avatar who "x" %}', alice, who=alice)
+    )
+    deleted = _avatar(_render("{% chatter_avatar who %}", alice, who=None))
+    assert deleted.endswith(">DU</span>")  # "Deleted user"
+
+
+def test_avatar_hook_with_a_picture(settings: Any, alice: Any, bob: Any) -> None:
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.picture"
+    html = _avatar(_render("{% chatter_avatar who %}", alice, who=bob))
+    assert '<img class="chatter-avatar-img" alt="" src="https://img.example.com/bob.png"' in html
+    assert ">B<" not in html
+    assert _hue(html) == avatars.hue(bob.pk)
+
+
+def test_avatar_hook_returning_none_shows_initials(settings: Any, alice: Any, bob: Any) -> None:
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.nobody"
+    html = _avatar(_render("{% chatter_avatar who %}", alice, who=bob))
+    assert "<img" not in html and html.endswith(">B</span>")
+
+
+def test_avatar_hook_url_is_escaped(settings: Any, alice: Any, bob: Any) -> None:
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.tricky"
+    html = _avatar(_render("{% chatter_avatar who %}", alice, who=bob))
+    assert "<script>" not in html
+    src = re.search(r'<img class="chatter-avatar-img" alt="" src="([^"]*)" loading="lazy">', html)
+    assert src, html
+    assert src.group(1) == escape(avatar_hooks.tricky(bob))
+    assert src.group(1).startswith("https://img.example.com/a.png?x=&quot;&gt;&lt;script&gt;")
+
+
+def test_avatar_hook_that_fails_shows_initials_and_is_logged(
+    settings: Any, alice: Any, bob: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.broken"
+    with caplog.at_level(logging.ERROR, logger="chatter.avatars"):
+        html = _avatar(_render("{% chatter_avatar who %}", alice, who=bob))
+    assert html.endswith(">B</span>")
+    assert "tests.avatar_hooks.broken" in caplog.text and "picture service is down" in caplog.text
+
+
+def test_room_avatar_of_two_is_the_other_users(settings: Any, alice: Any, bob: Any) -> None:
+    room = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    members = rooms.members(room)
+    tag = "{% chatter_room_avatar room people title %}"
+    html = _avatar(_render(tag, alice, room=room, people=members, title="bob"))
+    assert html == _avatar(_render("{% chatter_avatar who %}", alice, who=bob))
+    assert _avatar(_render(tag, bob, room=room, people=members, title="Alice Liddell")) == _avatar(
+        _render("{% chatter_avatar who %}", bob, who=alice)
+    )
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.picture"
+    html = _avatar(_render(tag, alice, room=room, people=members, title="bob"))
+    assert 'src="https://img.example.com/bob.png"' in html
+
+
+def test_room_avatar_of_a_group_is_its_initials_in_the_rooms_colour(
+    settings: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.picture"
+    group = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
+    tag = "{% chatter_room_avatar room people title %}"
+    html = _avatar(_render(tag, alice, room=group, people=rooms.members(group), title="bob, carol"))
+    assert html.endswith(">BC</span>") and "<img" not in html
+    assert _hue(html) == avatars.hue(group.pk)
+    # A named room of two is a group too; a room of one (notes) has its own colour.
+    named = Room.objects.get(pk=rooms.create_room([alice, bob], name="Trip planning"))
+    html = _avatar(_render(tag, alice, room=named, people=rooms.members(named), title="Trip"))
+    assert html.endswith(">T</span>") and _hue(html) == avatars.hue(named.pk)
+    notes = Room.objects.get(pk=rooms.create_room([alice]))
+    html = _avatar(_render(tag, alice, room=notes, people=[alice], title="Notes to self"))
+    assert html.endswith(">NT</span>") and _hue(html) == avatars.hue(notes.pk)

@@ -15,7 +15,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chatter import messages, rooms, views
+from chatter import avatars, messages, rooms, views
 from chatter.models import Message, Room
 from tests.factories import fill_room, summary
 
@@ -523,3 +523,160 @@ def test_room_item_is_the_requesters_own_entry(alice_client: Any, alice: Any, bo
     assert 'data-seq="1" data-read-seq="0"' in html
     assert '<span class="chatter-room-title">bob</span>' in html and "hey alice" in html
     assert re.search(r'class="chatter-badge"><span class="chatter-badge-count">1<', html)
+
+
+# -- the member picker, avatars, the connection state ---------------------------------------
+
+
+def test_user_search_as_picker_options(alice_client: Any, alice: Any, bob: Any, carol: Any) -> None:
+    """``?picker=1``: options of the "New group" picker, not links; a count for screen readers."""
+    url = reverse("chatter:user_search") + "?picker=1&q="
+    html = alice_client.get(url + "bo", **HTMX).content.decode()
+    options = re.findall(r'<li id="chatter-picker-option-\d+" [^>]*role="option"[^>]*>', html)
+    assert len(options) == 1, html
+    assert 'data-username="bob"' in options[0] and 'aria-selected="false"' in options[0]
+    assert "href=" not in html and "<a " not in html
+    assert '<p id="chatter-picker-status" hx-swap-oob="innerHTML">1 person found.</p>' in html
+    both = alice_client.get(url + "o", **HTMX).content.decode()  # bob, carol (never alice)
+    assert re.findall(r'data-username="([^"]+)"', both) == ["bob", "carol"]
+    assert "2 people found." in both
+    none = alice_client.get(url + "zzz", **HTMX).content.decode()
+    assert 'role="option"' not in none and ">No one found.</p>" in none
+    empty = alice_client.get(url, **HTMX).content.decode()
+    assert 'role="option"' not in empty
+    assert '<p id="chatter-picker-status" hx-swap-oob="innerHTML"></p>' in empty
+    # Without htmx, the search is the page, as without ?picker.
+    page = alice_client.get(url + "bo")
+    assert page.status_code == 200 and "<html" in page.content.decode()
+
+
+def test_user_search_options_escape_names(alice_client: Any, user_factory: Any) -> None:
+    user_factory("eve", first_name='<b>"Eve"</b>')
+    html = alice_client.get(
+        reverse("chatter:user_search") + "?picker=1&q=eve", **HTMX
+    ).content.decode()
+    assert "<b>" not in html
+    assert 'data-name="&lt;b&gt;&quot;Eve&quot;&lt;/b&gt;"' in html
+
+
+def test_group_form_has_the_picker_and_keeps_the_text_field(alice_client: Any) -> None:
+    html = alice_client.get(reverse("chatter:index")).content.decode()
+    form = re.search(r'<form id="chatter-group-form".*?</form>', html, re.S)
+    assert form, html
+    form_html = form.group()
+    # Without JavaScript: the text field. chatter.js shows the picker (hidden) in its place.
+    assert '<input type="text" name="usernames"' in form_html
+    picker = re.search(r'<div id="chatter-picker" [^>]*>', form_html)
+    assert picker and " hidden>" in picker.group() and 'data-field="id_usernames"' in picker.group()
+    assert 'data-remove="Remove {name}"' in picker.group()
+    box = re.search(r'<input [^>]*id="chatter-picker-input"[^>]*>', form_html)
+    assert box, form_html
+    for attribute in (
+        'role="combobox"',
+        'aria-expanded="false"',
+        'aria-controls="chatter-picker-listbox"',
+        'aria-autocomplete="list"',
+        'hx-get="/chat/users/?picker=1"',
+        'hx-trigger="input changed delay:300ms"',
+        'hx-target="#chatter-picker-listbox"',
+    ):
+        assert attribute in box.group(), attribute
+    assert '<ul id="chatter-picker-listbox" class="chatter-picker-listbox" role="listbox"' in (
+        form_html
+    )
+    assert '<label id="chatter-picker-label" for="chatter-picker-input">People</label>' in (
+        form_html
+    )
+
+
+def test_create_group_from_the_pickers_hidden_inputs(
+    alice_client: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    """The picker submits one ``usernames`` per person (and its search box's ``q``)."""
+    response = alice_client.post(
+        reverse("chatter:create_group"),
+        {"name": "Picked", "usernames": ["bob", "carol"], "q": ""},
+    )
+    room = Room.objects.get()
+    assert response["Location"] == reverse("chatter:chatroom", args=[room.id])
+    assert [u.username for u in rooms.members(room)] == ["alice", "bob", "carol"]
+
+
+def test_group_form_errors_show_in_the_picker_too(alice_client: Any, bob: Any) -> None:
+    response = alice_client.post(
+        reverse("chatter:create_group"), {"name": "x", "usernames": ["bob", "ghost"]}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    # The text field keeps what was sent (chatter.js makes chips of it) and both show why.
+    assert 'value="bob, ghost"' in html
+    assert '<ul id="chatter-picker-error" class="errorlist"><li>No such user: ghost.</li></ul>' in (
+        html
+    )
+    box = re.search(r'<input [^>]*id="chatter-picker-input"[^>]*>', html)
+    assert box and 'aria-invalid="true"' in box.group()
+    assert 'aria-describedby="chatter-picker-help chatter-picker-error"' in box.group()
+
+
+def _status_count(html: str) -> int:
+    return html.count('id="chatter-status"')
+
+
+def test_the_connection_state_is_in_one_header(alice_client: Any, alice: Any, bob: Any) -> None:
+    """One #chatter-status per page: the room list's header, or the room's header."""
+    index = alice_client.get(reverse("chatter:index")).content.decode()
+    assert _status_count(index) == 1
+    header = re.search(r'<header class="chatter-sidebar-header">.*?</header>', index, re.S)
+    assert header and 'id="chatter-status"' in header.group()
+    assert 'role="status"' in header.group() and 'data-text-connected="Connected"' in header.group()
+    main = re.search(r"<main .*?</main>", index, re.S)
+    assert main and "chatter-status" not in main.group()
+
+    room = _room(alice, bob)
+    page = alice_client.get(reverse("chatter:chatroom", args=[room.id])).content.decode()
+    assert _status_count(page) == 1
+    header = re.search(r'<header class="chatter-room-header">.*?</header>', page, re.S)
+    assert header and 'id="chatter-status"' in header.group()
+    search = alice_client.get(reverse("chatter:user_search") + "?q=bo").content.decode()
+    assert _status_count(search) == 1
+
+
+AVATAR = re.compile(r'<span class="chatter-avatar[^"]*" aria-hidden="true">.*?</span>')
+
+
+def _first_avatar(html: str, within: str) -> str:
+    """The first avatar inside the first match of the pattern ``within``."""
+    part = re.search(within, html, re.S)
+    assert part, html
+    avatar = AVATAR.search(part.group())
+    assert avatar, part.group()
+    return avatar.group()
+
+
+def test_avatars_are_the_same_in_the_page_and_in_live_frames(
+    settings: Any, alice_client: Any, alice: Any, bob: Any
+) -> None:
+    from chatter import frames
+
+    room = _room(alice, bob)
+    message, _ = messages.send_message(room, bob, "hi")
+    url = reverse("chatter:chatroom", args=[room.id])
+    page = alice_client.get(url).content.decode()
+    author = r'<span class="chatter-msg-author">.*?</span>bob</span>'
+    in_page = _first_avatar(page, author)
+    assert in_page == _first_avatar(frames.message(message), author)
+    assert "chatter-avatar--small" in in_page and in_page.endswith(">B</span>")
+    # The room's avatar (header, room list, the entry a page fetches) is bob's colour.
+    bobs = f"chatter-hue-{avatars.hue(bob.pk)}"
+    assert bobs in in_page
+    assert bobs in _first_avatar(page, r'<header class="chatter-room-header">.*?</header>')
+    entry = _first_avatar(page, rf'<li id="chatter-room-{room.id.hex}".*?</li>')
+    assert bobs in entry
+    item = alice_client.get(reverse("chatter:room_item", args=[room.id])).content.decode()
+    assert _first_avatar(item, r".*") == entry
+    # With a picture hook, the page and the frame show the same picture.
+    settings.CHATTER_AVATAR_URL = "tests.avatar_hooks.picture"
+    page = alice_client.get(url).content.decode()
+    picture = '<img class="chatter-avatar-img" alt="" src="https://img.example.com/bob.png"'
+    assert picture in _first_avatar(frames.message(message), author)
+    assert page.count(picture) == 3  # the header, the room list, the message

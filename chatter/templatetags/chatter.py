@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django import template
@@ -13,7 +14,8 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
-from chatter import formatting, rooms
+from chatter import avatars, formatting, rooms
+from chatter.models import Room
 from chatter.types import AnyUser, User
 
 register = template.Library()
@@ -82,8 +84,30 @@ def chatter_format(text: object) -> SafeString:
 @register.filter
 def chatter_initials(name: object) -> str:
     """Up to two capital initials of a name, for the avatar circles."""
-    words = [w for w in str(name or "").replace(",", " ").split() if w[:1].isalnum()]
-    return "".join(w[0] for w in words[:2]).upper() or "?"
+    return avatars.initials(name)
+
+
+def _size(size: str) -> str:
+    return size if size in ("small",) else ""
+
+
+@register.inclusion_tag("chatter/_avatar.html")
+def chatter_avatar(user: User | None, size: str = "") -> dict[str, Any]:
+    """A user's avatar: their picture (``CHATTER_AVATAR_URL``) or initials, in their colour.
+
+    ``size`` is "" or "small". Decorative (``aria-hidden``): the name stands next to it.
+    """
+    return {**avatars.for_user(user), "size": _size(size)}
+
+
+@register.inclusion_tag("chatter/_avatar.html", takes_context=True)
+def chatter_room_avatar(
+    context: template.Context, room: Room, people: Iterable[User], title: str, size: str = ""
+) -> dict[str, Any]:
+    """A room's avatar: in an unnamed room of two, the other user's; else the initials of
+    ``title`` in the room's colour. ``people`` are its members (the viewer is left out)."""
+    avatar = avatars.for_room(room, people, _viewer(context), title)
+    return {**avatar, "size": _size(size)}
 
 
 def _local_date(value: datetime.date) -> datetime.date:

@@ -47,6 +47,16 @@
     var lang = document.documentElement.lang;
     try { return lang ? Intl.getCanonicalLocales(lang)[0] : undefined; } catch (e) { return undefined; }
   }
+  // A time of day as the page's locale writes it, the hour without a leading zero: "2:31 PM"
+  // in en-US, "2:31" and "14:31" in de. One formatter per locale, made once.
+  var timeFormats = {};
+  function timeOfDay(date) {
+    var key = locale() || "";
+    if (!timeFormats[key]) {
+      timeFormats[key] = new Intl.DateTimeFormat(locale(), { hour: "numeric", minute: "2-digit" });
+    }
+    return timeFormats[key].format(date);
+  }
 
   function uuid4() {
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -129,7 +139,7 @@
     if (isNaN(when)) return;
     var today = new Date().toDateString() === when.toDateString();
     el.textContent = today
-      ? when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })
+      ? timeOfDay(when)
       : when.toLocaleDateString(locale(), { month: "short", day: "numeric" });
     el.title = when.toLocaleString(locale());
   }
@@ -157,7 +167,7 @@
       var when = new Date(el.getAttribute("data-time"));
       var time = el.querySelector("time");
       if (time && !isNaN(when)) {
-        setText(time, when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }));
+        setText(time, timeOfDay(when));
         var full = when.toLocaleString(locale());
         if (time.title !== full) time.title = full;
       }
@@ -833,4 +843,212 @@
 
   document.addEventListener("htmx:afterSettle", settled);
   document.addEventListener("htmx:swapError", settled);
+})();
+
+/* ---------------------------------------------------------------------------------------
+ * The member picker of the "New group" form (chatter/_picker.html). Without JavaScript the
+ * form has a text field of usernames; once htmx is there, this block disables and hides it
+ * and shows the picker: a combobox whose input asks chatter:user_search?picker=1 for
+ * options (htmx, debounced in the template). Up/Down move through the options
+ * (aria-activedescendant), Enter picks, Escape closes the list, Backspace in the empty input
+ * removes the last person. Each person picked is a chip with a remove button and a hidden
+ * input "usernames", which the form reads as it reads the text field. Its words come from
+ * the picker's data-* attributes. A block of its own, independent of the code above.
+ * ------------------------------------------------------------------------------------- */
+(function () {
+  "use strict";
+
+  function $(id) { return document.getElementById(id); }
+  function picker() { return $("chatter-picker"); }
+  function input() { return $("chatter-picker-input"); }
+  function listbox() { return $("chatter-picker-listbox"); }
+  function chips() { return $("chatter-picker-chips"); }
+  function options() {
+    var l = listbox();
+    return l ? Array.prototype.slice.call(l.querySelectorAll("[role='option']")) : [];
+  }
+  function isOpen() { var l = listbox(); return !!l && !l.hidden; }
+  function words(name, person) {
+    var p = picker();
+    return ((p && p.getAttribute("data-" + name)) || "").replace("{name}", person);
+  }
+  function say(text) {
+    var status = $("chatter-picker-status");
+    if (status) status.textContent = text;
+  }
+
+  // The usernames picked so far, in order.
+  function chosen() {
+    var c = chips();
+    if (!c) return [];
+    return Array.prototype.map.call(c.querySelectorAll("input[name='usernames']"), function (i) {
+      return i.value;
+    });
+  }
+
+  function activate(option) {
+    var box = input();
+    options().forEach(function (o) {
+      o.classList.toggle("is-active", o === option);
+      o.setAttribute("aria-selected", o === option ? "true" : "false");
+    });
+    if (!box) return;
+    if (option) {
+      box.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      box.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function open() {
+    var l = listbox();
+    var box = input();
+    if (!l || !box || !options().length) { close(); return; }
+    l.hidden = false;
+    box.setAttribute("aria-expanded", "true");
+  }
+
+  function close() {
+    var l = listbox();
+    var box = input();
+    activate(null);
+    if (l) l.hidden = true;
+    if (box) box.setAttribute("aria-expanded", "false");
+  }
+
+  function move(step) {
+    var list = options();
+    if (!list.length) return;
+    if (!isOpen()) open();
+    var at = list.indexOf(listbox().querySelector(".is-active"));
+    var next = at < 0 ? (step > 0 ? 0 : list.length - 1) : (at + step + list.length) % list.length;
+    activate(list[next]);
+  }
+
+  // A chip for a person: avatar (a copy of the option's), name, remove button, hidden input.
+  function addChip(username, name, avatar) {
+    var c = chips();
+    if (!c || !username || chosen().indexOf(username) >= 0) return false;
+    var chip = document.createElement("li");
+    chip.className = "chatter-chip";
+    if (avatar) chip.appendChild(avatar.cloneNode(true));
+    var label = document.createElement("span");
+    label.className = "chatter-chip-name";
+    label.textContent = name || username;
+    chip.appendChild(label);
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "chatter-chip-remove";
+    remove.setAttribute("aria-label", words("remove", name || username));
+    var cross = document.createElement("span");
+    cross.setAttribute("aria-hidden", "true");
+    cross.textContent = "\u00d7";
+    remove.appendChild(cross);
+    chip.appendChild(remove);
+    var hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = "usernames";
+    hidden.value = username;
+    chip.appendChild(hidden);
+    c.appendChild(chip);
+    return true;
+  }
+
+  function removeChip(chip) {
+    if (!chip) return;
+    var label = chip.querySelector(".chatter-chip-name");
+    chip.remove();
+    say(words("removed", label ? label.textContent : ""));
+    var box = input();
+    if (box) box.focus();
+  }
+
+  function pick(option) {
+    var name = option.getAttribute("data-name");
+    if (addChip(option.getAttribute("data-username"), name, option.querySelector(".chatter-avatar"))) {
+      say(words("added", name));
+    }
+    var box = input();
+    var l = listbox();
+    close();
+    if (l) l.textContent = "";
+    if (box) { box.value = ""; box.focus(); }
+  }
+
+  // Replace the text field by the picker; people it already names (a form shown again
+  // with an error) become chips.
+  function start() {
+    var p = picker();
+    if (!p || p.hasAttribute("data-ready") || !window.htmx) return;
+    var field = $(p.getAttribute("data-field") || "");
+    if (field) {
+      (field.value || "").split(/[\s,;]+/).forEach(function (username) { addChip(username, username, null); });
+      field.disabled = true;
+      var group = field.closest(".chatter-field");
+      if (group) group.hidden = true;
+    }
+    p.hidden = false;
+    p.setAttribute("data-ready", "");
+  }
+
+  document.addEventListener("keydown", function (evt) {
+    var box = input();
+    if (!box || evt.target !== box || evt.isComposing) return;
+    if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
+      evt.preventDefault();
+      move(evt.key === "ArrowDown" ? 1 : -1);
+    } else if (evt.key === "Enter") {
+      var active = isOpen() && listbox().querySelector(".is-active");
+      if (active) { evt.preventDefault(); pick(active); }
+      // A name typed but not picked would be lost: Enter submits only from an empty input.
+      else if (box.value.trim()) evt.preventDefault();
+    } else if (evt.key === "Escape") {
+      if (isOpen()) { evt.preventDefault(); close(); }
+    } else if (evt.key === "Backspace" && !box.value) {
+      var all = chips() ? chips().querySelectorAll(".chatter-chip") : [];
+      if (all.length) { evt.preventDefault(); removeChip(all[all.length - 1]); }
+    }
+  });
+
+  // New options: drop the people already picked, open the list, nothing active yet.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail.target !== listbox()) return;
+    var picked = chosen();
+    options().forEach(function (o) {
+      if (picked.indexOf(o.getAttribute("data-username")) >= 0) o.remove();
+    });
+    var box = input();
+    if (box && document.activeElement === box && box.value.trim()) open();
+    else close();
+    activate(null);
+  });
+
+  // Clicking an option must not take the focus from the input (that would close the list).
+  document.addEventListener("mousedown", function (evt) {
+    if (evt.target.closest && evt.target.closest("#chatter-picker-listbox [role='option']")) {
+      evt.preventDefault();
+    }
+  });
+
+  document.addEventListener("click", function (evt) {
+    if (!evt.target.closest) return;
+    var option = evt.target.closest("#chatter-picker-listbox [role='option']");
+    if (option) { pick(option); return; }
+    var remove = evt.target.closest("#chatter-picker .chatter-chip-remove");
+    if (remove) { removeChip(remove.closest(".chatter-chip")); return; }
+    if (evt.target.closest("#chatter-picker .chatter-picker-box")) {
+      var box = input();
+      if (box) box.focus();
+    }
+  });
+
+  document.addEventListener("focusout", function (evt) {
+    var p = picker();
+    if (!p || evt.target !== input()) return;
+    if (!evt.relatedTarget || !p.contains(evt.relatedTarget)) close();
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
