@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 THUMBS = "\N{THUMBS UP SIGN}"
 ARTICLE = re.compile(r'<article class="chatter-msg[^"]*" id="chatter-msg-(\d+)"')
 UPTO = re.compile(r'data-kind="changes" data-upto="(\d+)"')
+CID = str(uuid.uuid4())
 NO_LIMITS = {kind: (0, 1) for kind in ("resume", "read", "typing", "ping", "edit", "react")}
 
 
