@@ -8,7 +8,7 @@ lets staff rename rooms and edit message text, but does not add either or change
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -17,8 +17,8 @@ from django.http import HttpRequest
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from chatter import rooms
-from chatter.models import Membership, Message, Room
+from chatter import live, messages, rooms
+from chatter.models import Membership, Message, Revision, Room
 from chatter.types import User
 
 if TYPE_CHECKING:
@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     _MembershipInline = admin.TabularInline[Membership, Room]
     _RoomAdmin = admin.ModelAdmin[Room]
     _MessageAdmin = admin.ModelAdmin[Message]
+    _RevisionInline = admin.TabularInline[Revision, Message]
 else:
-    _MembershipInline = admin.TabularInline
+    _MembershipInline = _RevisionInline = admin.TabularInline
     _RoomAdmin = _MessageAdmin = admin.ModelAdmin
 
 _USERNAME = get_user_model().USERNAME_FIELD
@@ -109,19 +110,84 @@ class RoomAdmin(_RoomAdmin):
         return [membership.user for membership in room.memberships.all()]
 
 
+class RevisionInline(_RevisionInline):
+    """The texts a message had before its edits: for moderators, never shown to members."""
+
+    model = Revision
+    extra = 0
+    can_delete = False
+    fields = ("replaced_at", "text")
+    readonly_fields = ("replaced_at", "text")
+    ordering = ("replaced_at", "pk")
+
+    def has_add_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(_MessageAdmin):
-    """Messages, newest first; staff may edit a message's text (moderation)."""
+    """Messages, newest first; staff may edit a message's text or delete it (moderation).
 
-    list_display = ("short_text", "room", "seq", "sender", "created_at")
+    Both go through :mod:`chatter.messages`, so open pages see the change at once and a
+    page that was away gets it when it resumes; the earlier texts are listed below.
+    """
+
+    list_display = ("short_text", "room", "seq", "sender", "created_at", "edited_at", "deleted_at")
     list_display_links = ("short_text",)
+    list_filter = ("kind",)
     search_fields = ("text", f"sender__{_USERNAME}")
     list_select_related = ("room", "sender")
     raw_id_fields = ("room", "sender")
-    fields = ("room", "seq", "sender", "created_at", "client_id", "text")
-    readonly_fields = ("room", "seq", "sender", "created_at", "client_id")
+    fields = (
+        "room",
+        "seq",
+        "sender",
+        "created_at",
+        "client_id",
+        "reply_to",
+        "edited_at",
+        "deleted_at",
+        "text",
+    )
+    readonly_fields = (
+        "room",
+        "seq",
+        "sender",
+        "created_at",
+        "client_id",
+        "reply_to",
+        "edited_at",
+        "deleted_at",
+    )
     ordering = ("-created_at", "-seq")
     date_hierarchy = "created_at"
+    inlines = (RevisionInline,)
+    actions = ("delete_for_everyone",)
+
+    def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
+        """A changed text is an edit: kept as an earlier text and announced."""
+        if change and "text" in form.changed_data:
+            message, changed = messages.moderate_text(obj, obj.text)
+            if changed:
+                live.announce_change(message)
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Delete for everyone (remove the text)"), permissions=["delete"])
+    def delete_for_everyone(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """Delete as members see it: a tombstone keeps the place, the text leaves."""
+        done = 0
+        for message in queryset.select_related("room"):
+            try:
+                staff = cast(User, request.user)
+                found, changed = messages.delete_message(message.room, staff, message.seq)
+            except messages.MessageRefused as exc:
+                self.message_user(request, f"#{message.seq}: {exc}", level="warning")
+                continue
+            if changed:
+                live.announce_change(found)
+                done += 1
+        self.message_user(request, _("%(count)d messages deleted.") % {"count": done})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Messages are sent by ``send_message``, which numbers them within their room."""

@@ -8,14 +8,15 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
-from django.urls import path, reverse
+from django.urls import include, path, reverse
 
 from chatter import messages, rooms
 from chatter.models import Message, Room
 from tests.factories import make_users
 
 # The admin alone, so these tests do not depend on the rest of the project's URLs.
-urlpatterns = [path("admin/", admin.site.urls)]
+# The admin announces moderators' changes as live frames, which link into the chat.
+urlpatterns = [path("admin/", admin.site.urls), path("chat/", include("chatter.urls"))]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -144,7 +145,11 @@ def test_message_change_page_edits_text_only(staff: Client, data: dict[str, Any]
     message = Message.objects.get(room=data["team"])
     url = reverse("admin:chatter_message_change", args=[message.pk])
     assert staff.get(url).status_code == 200
-    response = staff.post(url, {"text": "moderated", "room": "x", "sender": "y", "seq": "9"})
+    inline = {f"revisions-{k}": v for k, v in [("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0")]}
+    original = message.text
+    response = staff.post(
+        url, {"text": "moderated", "room": "x", "sender": "y", "seq": "9", **inline}
+    )
     assert response.status_code == 302
     message.refresh_from_db()
     assert (message.text, message.room, message.sender, message.seq) == (
@@ -153,6 +158,22 @@ def test_message_change_page_edits_text_only(staff: Client, data: dict[str, Any]
         data["carol"],
         1,
     )
+    # An edit like any other: the earlier text kept, a change number pages resume by.
+    assert list(message.revisions.values_list("text", flat=True)) == [original]
+    assert message.change == 1 and message.edited_at is not None
+    page = staff.get(url).content.decode()
+    assert original in page  # the earlier texts are shown to moderators
+
+
+def test_delete_for_everyone_leaves_a_tombstone(staff: Client, data: dict[str, Any]) -> None:
+    message = Message.objects.get(room=data["team"])
+    response = staff.post(
+        reverse("admin:chatter_message_changelist"),
+        {"action": "delete_for_everyone", "_selected_action": [message.pk]},
+    )
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.is_deleted and message.text == "" and message.change == 1
 
 
 @override_settings(LANGUAGE_CODE="en-us")

@@ -6,6 +6,7 @@ counter, its earlier texts and reactions are compared before and after.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from chatter import messages, rooms
 from chatter.models import Message, Reaction, Revision, Room
 from chatter.templatetags.chatter import chatter_preview
 from tests.factories import fill_room, make_user
+from tests.test_rooms import postgres_only, run_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -278,5 +280,50 @@ def test_queries_per_action(chat: Any, capsys: Any) -> None:
             call()
         counts[name] = len([q for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]])
     with capsys.disabled():
-        print(f"\nstatements per action (SQLite, with BEGIN/COMMIT): {counts}")
+        print(f"\nstatements per action ({connection.vendor}): {counts}")
     assert all(n <= 14 for n in counts.values()), counts
+
+
+# -- concurrency on PostgreSQL ---------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@postgres_only()
+@pytest.mark.django_db(transaction=True)
+@override_settings(CHATTER_FRAME_LIMITS={"react": (0, 1), "edit": (0, 1)})
+def test_concurrent_reactions_and_edits_each_take_their_own_change_number() -> None:
+    """Two users react and edit at once: every change has its own number, none is lost."""
+    alice, bob = make_user("ca"), make_user("cb")
+    room = Room.objects.get(pk=rooms.create_room([alice, bob]))
+    for text in ("one", "two"):
+        messages.send_message(room, alice, text)
+    emoji = ["🍎", "🍐", "🍊", "🍋", "🍌", "🍉", "🍇", "🍓"]
+
+    def work(index: int) -> list[int]:
+        mine = Room.objects.get(pk=room.pk)
+        user = (alice, bob)[index % 2]
+        done = []
+        for n in range(10):
+            if index == 0:
+                message, _ = messages.edit_message(mine, alice, 1, f"edit {n}")
+            else:
+                message, _ = messages.toggle_reaction(mine, user, 2, emoji[(index + n) % 8])
+            done.append(message.change)
+        return done
+
+    results = run_threads(4, work)
+    changes = [c for done in results for c in done]
+    assert len(set(changes)) == 40  # every change its own number ...
+    room.refresh_from_db()
+    assert room.last_change == 40  # ... and none lost
+    assert sorted(changes) == list(range(1, 41))
+    assert Revision.objects.filter(message__seq=1).count() == 10
+    assert Message.objects.get(room=room, seq=1).text == "edit 9"
+    expected: Counter[tuple[int, str]] = Counter()
+    for index in (1, 2, 3):
+        user = (alice, bob)[index % 2]
+        for n in range(10):
+            expected[user.pk, emoji[(index + n) % 8]] += 1
+    on = {pair for pair, toggles in expected.items() if toggles % 2}
+    assert set(Reaction.objects.values_list("user_id", "emoji")) == on
+    assert Message.objects.get(room=room, seq=2).change == max(max(done) for done in results[1:])
