@@ -45,7 +45,7 @@ def snapshot(message: Message) -> tuple[Any, ...]:
 
 
 def test_the_message_page_offers_what_the_viewer_may_do(chat: Any) -> None:
-    alice, bob, carol, room, message = chat
+    alice, bob, carol, room, _message = chat
     mine = login(alice).get(url("message", room, 1)).content.decode()
     assert url("edit", room, 1) in mine and url("delete", room, 1) in mine
     theirs = login(bob).get(url("message", room, 1)).content.decode()
@@ -94,7 +94,7 @@ def test_permission_matrix(
 
 
 def test_a_member_moderator_deletes_others_messages(chat: Any) -> None:
-    alice, bob, _, room, message = chat
+    _alice, bob, _, room, message = chat
     bob.user_permissions.add(Permission.objects.get(codename="delete_message"))
     assert login(bob).post(url("delete", room, 1)).status_code == 302
     message.refresh_from_db()
@@ -102,7 +102,7 @@ def test_a_member_moderator_deletes_others_messages(chat: Any) -> None:
 
 
 def test_a_refused_edit_keeps_what_was_typed(chat: Any) -> None:
-    alice, _, _, room, message = chat
+    alice, _, _, room, _message = chat
     with override_settings(CHATTER_MESSAGE_MAX_LENGTH=10):
         response = login(alice).post(url("edit", room, 1), {"text": "much too long now"})
     assert response.status_code == 400
@@ -150,7 +150,7 @@ def test_get_is_not_allowed_to_change_anything(chat: Any) -> None:
 
 
 def test_reply_from_the_room_page_and_the_send_form(chat: Any) -> None:
-    alice, bob, _, room, message = chat
+    _alice, bob, _, room, message = chat
     client = login(bob)
     page = client.get(reverse("chatter:chatroom", args=[room.id]) + "?reply=1").content.decode()
     assert 'name="reply_to" id="chatter-reply-to" value="1"' in page
