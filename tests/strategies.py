@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-FRAME_TYPES = ["send", "resume", "read", "typing", "ping", "x"]
+FRAME_TYPES = ["send", "resume", "read", "typing", "ping", "edit", "delete", "react", "x"]
 
 
 def json_values(text_size: int | None = None, width: int = 4, leaves: int = 20) -> Any:
@@ -23,7 +23,9 @@ def json_values(text_size: int | None = None, width: int = 4, leaves: int = 20) 
 
 def frames(values: Any) -> Any:
     """Objects shaped like the protocol's frames, each field any of ``values`` (or absent)."""
-    fields = ("text", "client_id", "after", "seq", "HEADERS")
+    fields = (
+        "text", "client_id", "after", "seq", "HEADERS", "changes", "oldest", "reply_to", "emoji"
+    )  # fmt: skip
     return st.fixed_dictionaries(
         {},
         optional={

@@ -11,7 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatter import protocol
-from chatter.protocol import Invalid, Ping, Read, Resume, Send, Typing, parse
+from chatter.protocol import (
+    Delete,
+    Edit,
+    Invalid,
+    Ping,
+    React,
+    Read,
+    Resume,
+    Send,
+    Typing,
+    parse,
+)
 from tests import strategies
 
 LIMIT = 64 * 1024
@@ -39,6 +50,14 @@ def frame(data: Any) -> Any:
         ({"type": "read"}, Read(None)),
         ({"type": "typing"}, Typing()),
         ({"type": "ping", "extra": [1, 2]}, Ping()),
+        ({"type": "resume", "after": 5, "changes": 7, "oldest": 2}, Resume(5, 7, 2)),
+        ({"type": "resume", "after": 5, "changes": None}, Resume(5, None, 0)),
+        ({"text": "hi", "client_id": "a", "reply_to": 3}, Send("hi", "a", 3)),
+        ({"text": "hi", "client_id": "a", "reply_to": "3"}, Send("hi", "a", 3)),
+        ({"text": "hi", "client_id": "a", "reply_to": ""}, Send("hi", "a", None)),
+        ({"type": "edit", "seq": 4, "text": "new"}, Edit(4, "new")),
+        ({"type": "delete", "seq": 4}, Delete(4)),
+        ({"type": "react", "seq": 4, "emoji": "👍"}, React(4, "👍")),
     ],
 )
 def test_valid_frames(data: Any, expected: Any) -> None:
@@ -67,6 +86,33 @@ def test_valid_frames(data: Any, expected: Any) -> None:
 )
 def test_ignored_frames(data: Any) -> None:
     assert frame(data) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "edit", "seq": "4", "text": "x"},
+        {"type": "edit", "text": "x"},
+        {"type": "delete", "seq": -4},
+        {"type": "delete", "seq": 2**63},
+        {"type": "react", "seq": 4},
+        {"type": "react", "seq": 4, "emoji": "x" * 33},
+        {"type": "send", "text": "hi", "reply_to": "²"},
+        {"type": "send", "text": "hi", "reply_to": 1.5},
+        {"type": "resume", "after": 1, "changes": -1},
+    ],
+)
+def test_malformed_actions_are_answered_never_raised(data: Any) -> None:
+    got = frame(data)
+    if data.get("type") == "resume":
+        assert got is None
+    else:
+        assert isinstance(got, Invalid) and got.message
+
+
+def test_a_lone_surrogate_emoji_is_refused() -> None:
+    got = parse('{"type": "react", "seq": 4, "emoji": "\\ud800"}', None, LIMIT)
+    assert isinstance(got, Invalid)
 
 
 @pytest.mark.parametrize(
@@ -115,12 +161,24 @@ frames_like = strategies.frames(json_values)
 @given(st.one_of(frames_like.map(json.dumps), json_values.map(json.dumps), st.text()))
 def test_any_text_gives_a_typed_answer(text: str) -> None:
     got = parse(text, None, LIMIT)
-    assert got is None or isinstance(got, (Invalid, Send, Resume, Read, Typing, Ping))
+    kinds = (Invalid, Send, Resume, Read, Typing, Ping, Edit, Delete, React)
+    assert got is None or isinstance(got, kinds)
     if isinstance(got, Send):
         got.text.encode("utf-8")  # valid Unicode, storable
         assert isinstance(got.client_id, str) and len(got.client_id) <= protocol.MAX_CLIENT_ID
     if isinstance(got, Resume):
         assert isinstance(got.after, int) and 0 <= got.after <= protocol.MAX_SEQ
+        assert got.changes is None or 0 <= got.changes <= protocol.MAX_SEQ
+        assert isinstance(got.oldest, int) and 0 <= got.oldest <= protocol.MAX_SEQ
+    if isinstance(got, Send):
+        assert got.reply_to is None or 0 <= got.reply_to <= protocol.MAX_SEQ
+    if isinstance(got, (Edit, Delete, React)):
+        assert isinstance(got.seq, int) and 0 <= got.seq <= protocol.MAX_SEQ
+    if isinstance(got, Edit):
+        got.text.encode("utf-8")
+    if isinstance(got, React):
+        got.emoji.encode("utf-8")
+        assert len(got.emoji) <= protocol.MAX_EMOJI
     if isinstance(got, Read):
         assert got.seq is None or 0 <= got.seq <= protocol.MAX_SEQ
 
