@@ -65,7 +65,7 @@ browser: $(VENV)/.installed
 # The browser tests again, writing their screenshots into the documentation.
 screenshots: $(VENV)/.installed
 	CHATTER_SCREENSHOTS=$(CURDIR)/docs/_static/screenshots $(PY) -m pytest -q -m browser \
-		--ignore=tests/tenants -k "from_profile or two_tenants"
+		--ignore=tests/tenants -k "from_profile or two_tenants or test_browser_actions"
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html

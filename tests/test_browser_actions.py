@@ -50,6 +50,12 @@ def message(page: Any, text: str) -> Any:
     )
 
 
+def shot(page: Any, name: str) -> None:
+    """A screenshot for the docs (``make screenshots``) or test-artifacts/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))
+
+
 def open_menu(page: Any, article: Any) -> Any:
     article.hover()
     article.locator("[data-action='menu']").click()
@@ -77,6 +83,7 @@ def test_edit_the_last_message_with_the_up_arrow(site: Any, pages: Any) -> None:
 
     box.press("ArrowUp")
     editor.fill("hello world")
+    shot(alice, "message-edit.png")
     editor.press("Enter")
     wait_for_message(bob, "hello world")
     expect(message(bob, "hello world").locator(".chatter-edited")).to_be_visible()
@@ -99,6 +106,7 @@ def test_delete_from_the_menu_leaves_a_tombstone_everywhere(site: Any, pages: An
     for page in (alice, bob):
         expect(page.locator(".chatter-tombstone").last).to_have_text("Message deleted")
         assert count_messages(page, "sent by mistake") == 0
+    shot(alice, "message-deleted.png")
     theirs = open_menu(bob, bob.locator("article.chatter-msg:not(.is-deleted)").last)
     expect(theirs.get_by_role("menuitem", name="Delete")).to_have_count(0)
 
@@ -117,6 +125,9 @@ def test_a_reaction_shows_its_count_in_the_other_window(site: Any, pages: Any) -
     expect(chip).to_have_count(1, timeout=30_000)
     expect(chip.locator(".chatter-reaction-count")).to_have_text("1")
     expect(chip).to_have_attribute("title", "Bob Brown")  # who reacted, by name
+    open_menu(alice, message(alice, "pizza tonight?"))
+    shot(alice, "message-reactions.png")
+    alice.keyboard.press("Escape")
     # bob takes it back by clicking his own reaction
     message(bob, "pizza tonight?").locator(".chatter-reaction").click()
     expect(chip).to_have_count(0, timeout=30_000)
@@ -157,5 +168,4 @@ def test_reply_and_jump_to_an_old_quoted_message(site: Any, pages: Any) -> None:
     numbers = seqs(alice)
     assert numbers == list(range(numbers[0], numbers[-1] + 1))  # loaded without a hole
     assert_ordered(alice)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    alice.screenshot(path=str(SCREENSHOTS / "reply-jump.png"))
+    shot(alice, "reply-jump.png")
