@@ -115,3 +115,29 @@ def test_room_list_shows_only_the_tenants_rooms(
         assert f"{tenant.schema_name} {tag}" in html
         assert rooms[other].pk.hex not in html and str(rooms[other].pk) not in html
         assert f"{other} {tag}" not in html
+
+
+def test_message_actions_of_alpha_are_not_found_on_beta(
+    alpha: TenantInfo, beta: TenantInfo, tenant_room: Any, client_for: Any
+) -> None:
+    """Edit, delete, react and the message page: another tenant's message is a 404 there
+    (equal user ids and equal sequence numbers notwithstanding), and nothing changes."""
+    from chatter import messages
+
+    room = tenant_room("alpha", alpha.users["alice"], alpha.users["bob"])
+    with schema_context("alpha"):
+        message, _ = messages.send_message(room, alpha.users["alice"], "alpha's own")
+    on_beta = client_for(beta, beta.users["alice"])
+    base = f"/chat/{room.pk}/m/{message.seq}/"
+    assert request(on_beta, "get", base).status_code == 404
+    assert request(on_beta, "post", base + "edit/", text="from beta").status_code == 404
+    assert request(on_beta, "post", base + "react/", emoji="\N{THUMBS UP SIGN}").status_code == 404
+    assert request(on_beta, "post", base + "delete/").status_code == 404
+    with schema_context("alpha"):
+        message.refresh_from_db()
+        assert (message.text, message.change, message.deleted_at) == ("alpha's own", 0, None)
+    on_alpha = client_for(alpha, alpha.users["alice"])
+    assert request(on_alpha, "post", base + "edit/", text="edited on alpha").status_code == 302
+    with schema_context("alpha"):
+        message.refresh_from_db()
+        assert message.text == "edited on alpha" and message.change == 1
