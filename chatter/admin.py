@@ -16,6 +16,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from chatter import live, messages, rooms
 from chatter.models import Membership, Message, Revision, Room
@@ -187,7 +188,11 @@ class MessageAdmin(_MessageAdmin):
             if changed:
                 live.announce_change(found)
                 done += 1
-        self.message_user(request, _("%(count)d messages deleted.") % {"count": done})
+        self.message_user(
+            request,
+            ngettext("%(count)d message deleted.", "%(count)d messages deleted.", done)
+            % {"count": done},
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Messages are sent by ``send_message``, which numbers them within their room."""
