@@ -520,10 +520,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """
         assert self.room is not None
         after = frame.after
-        if self.last_change is None:
-            await self._catch_up_changes(frame)
-            if self.stale:
-                return
         page_size = conf.get("CHATTER_PAGE_SIZE")
         if self.last_sent is not None and after < self.last_sent:
             now = time.monotonic()
@@ -534,7 +530,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if again:
                 await self.write(await _render(frames.messages, again, None))
             return
-        last = await self.db(messages.last_seq, self.room)
+        last, last_change = await self.db(messages.last_numbers, self.room)
+        if self.last_change is None:
+            await self._catch_up_changes(frame, last, last_change)
+            if self.stale:
+                return
         if last - after > RESUME_LIMIT:
             await self._go_stale()
             return
@@ -571,10 +571,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.last_sent = missed[-1].seq
         self.last_sent = max(self.last_sent, upto)
 
-    async def _catch_up_changes(self, frame: protocol.Resume) -> None:
+    async def _catch_up_changes(
+        self, frame: protocol.Resume, last_seq: int, last_change: int
+    ) -> None:
         """The changes a resuming page missed, to the messages it has: ``frame.changes``."""
-        assert self.room is not None
-        last_seq, last_change = await self.db(messages.last_numbers, self.room)
         if frame.changes is None or frame.changes >= last_change:
             self.last_change = last_change  # nothing missed, or a page that cannot say
             return
