@@ -130,10 +130,15 @@ def test_the_query_count_of_a_send_does_not_grow_with_the_room(alice: Any) -> No
 def test_an_edit_adds_and_removes_mentions_in_its_change(
     room: Room, alice: Any, bob: Any, carol: Any
 ) -> None:
+    plain = send(room, alice, "plain")
     message = send(room, alice, "hi @bob")
+    with CaptureQueriesContext(connection) as without:
+        messages.edit_message(room, alice, plain.seq, "plain again")
     with CaptureQueriesContext(connection) as ctx:
         edited, changed = messages.edit_message(room, alice, message.seq, "hi @carol")
-    print(f"\nqueries per edit that moves a mention: {len(ctx)}")
+    print(f"\nqueries per edit: plain {len(without)}, moving a mention {len(ctx)}")
+    # The names looked up, the rows removed and added, the mentioned loaded with it again.
+    assert len(ctx) == len(without) + 4
     assert changed
     assert Message.objects.get(pk=message.pk).text == f"hi <@{carol.pk}>"
     assert mentioned_ids(message) == {carol.pk}
