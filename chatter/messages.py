@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from chatter import conf, limits
+from chatter import conf, limits, mentions
 from chatter.models import Membership, Message, Reaction, Revision, Room
 from chatter.types import AnyUser, User
 
@@ -90,12 +90,15 @@ class ReactionGroup:
 
 
 def _fetch(qs: QuerySet[Message]) -> list[Message]:
-    """Messages with what their rendering shows: sender, the answered message, reactions.
+    """Messages with what their rendering shows: sender, the answered message, reactions,
+    the users mentioned (``mentioned``, in them and in the messages they answer).
 
-    One query, and one more for the reactions when a message was ever changed (a message
-    with reactions always was): a page of plain messages costs one query.
+    One query, one more for the reactions when a message was ever changed (a message
+    with reactions always was), one more for the mentions when a text has one: a page of
+    plain messages costs one query.
     """
     rows = list(qs.select_related("sender", "reply_to", "reply_to__sender"))
+    mentions.attach(rows)
     changed = {m.pk: m for m in rows if m.change}
     for message in rows:
         message.reaction_groups = []
@@ -131,6 +134,7 @@ def _answered(room: Room, reply_to: int | None) -> Message | None:
     found = Message.objects.filter(room=room, seq=reply_to).select_related("sender").first()
     if found is None:
         raise MessageRefused(_("The message you answer is not in this room."), code="not_found")
+    mentions.attach([found], replies=False)  # its quote names them
     return found
 
 
@@ -215,11 +219,13 @@ def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Messag
             raise MessageRefused(_("This message was deleted."), code="deleted")
         if not can_edit(message, user):
             raise MessageRefused(_("This message is too old to edit."), code="too_old")
+        text, mentioned = mentions.resolve(room, text)
         if message.text == text:
             return _reloaded(message), False
         _limited("edit", user)
         change = _next_change(room)
         Revision.objects.create(message=message, text=message.text)
+        mentions.replace(message, message.text, mentioned)
         now = timezone.now()
         Message.objects.filter(pk=message.pk).update(text=text, edited_at=now, change=change)
     room.last_change = change
@@ -435,9 +441,11 @@ def send_message(
     all of them invisible. A repeated ``client_id`` returns the message stored the first
     time, with ``created=False``. Raises :class:`MessageRefused` (nothing stored)
     otherwise. The work is the same whatever the room's size: four statements in one
-    transaction, none per member. A resend (the same ``client_id``) is found by the unique
-    constraint, after the transaction rolled back; only a send over the rate limit looks
-    for it first, so that a resend of a stored message is never refused.
+    transaction, none per member; a text with "@" takes one query before it (the members
+    it names, :mod:`chatter.mentions`) and, when it mentions someone, one bulk insert in
+    it. A resend (the same ``client_id``) is found by the unique constraint, after the
+    transaction rolled back; only a send over the rate limit looks for it first, so that a
+    resend of a stored message is never refused.
     """
     text = valid_text(text)
     cid = _parse_client_id(client_id)
@@ -451,6 +459,7 @@ def send_message(
             _("You are sending messages too fast. Wait a few seconds and try again."),
             code="rate_limited",
         )
+    text, mentioned = mentions.resolve(room, text)
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -461,6 +470,7 @@ def send_message(
             message = Message.objects.create(
                 room=room, sender=author, text=text, client_id=cid, seq=seq, reply_to=answered
             )
+            mentions.add(message, mentioned)
             Room.objects.filter(pk=room.pk).update(last_message=message)
     except IntegrityError:
         existing = _existing(room, author, cid) if cid is not None else None
@@ -471,6 +481,7 @@ def send_message(
     message.sender = author
     message.reply_to = answered
     message.reaction_groups = []
+    message.mentioned = dict(mentioned)
     return message, True
 
 

@@ -148,6 +148,10 @@ class Message(models.Model):
     #: Its reactions by emoji (``chatter.messages.ReactionGroup``), set where messages are
     #: loaded for showing (``chatter.messages``); empty on a message loaded elsewhere.
     reaction_groups: list[Any] = []
+    #: The users its mentions name, by id as text (``{"7": user}``), set where messages are
+    #: loaded for showing (``chatter.mentions.attach``); empty on a message loaded elsewhere
+    #: (its mentions then show as their tokens). Replaced, never changed in place.
+    mentioned: dict[str, Any] = {}
 
     class Meta:
         verbose_name = _("message")

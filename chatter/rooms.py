@@ -23,7 +23,8 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chatter import conf
+from chatter import conf, mentions
+from chatter.mention_text import ids_in
 from chatter.messages import last_seq
 from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Room
 from chatter.types import AnyUser, RoomId, User, UserId
@@ -36,6 +37,8 @@ class RoomSummary:
     room: Room
     membership: Membership
     others: list[User] = field(default_factory=list)
+    #: The user's mentions in the room after their read position.
+    mentions: int = 0
 
     @property
     def unread(self) -> int:
@@ -171,9 +174,11 @@ def room_title(room: Room, others: list[User]) -> str:
 
 
 def rooms_for(user: User, room_id: RoomId | None = None) -> list[RoomSummary]:
-    """The user's rooms (or just ``room_id``), newest activity first, with unread counts.
+    """The user's rooms (or just ``room_id``), newest activity first, with unread counts
+    and unread mentions.
 
-    Two queries, whatever the number of rooms.
+    Three queries, whatever the number of rooms. A last message's mentions are named from
+    the members (the users a mention names are members, or were).
     """
     memberships = Membership.objects.filter(user=user)
     if room_id is not None:
@@ -192,7 +197,13 @@ def rooms_for(user: User, room_id: RoomId | None = None) -> list[RoomSummary]:
         .order_by("user__" + get_user_model().USERNAME_FIELD)
     ):
         others[other.room_id].append(other.user)
-    return [RoomSummary(room=m.room, membership=m, others=others[m.room_id]) for m in rows]
+    counts = mentions.unread_counts(user, room_ids)
+    for m in rows:
+        last = m.room.last_message
+        if last is not None and "<@" in last.text:
+            people = {str(u.pk): u for u in (user, *others[m.room_id])}
+            last.mentioned = {pk: people[pk] for pk in ids_in(last.text, people)}
+    return [RoomSummary(m.room, m, others[m.room_id], counts.get(m.room_id, 0)) for m in rows]
 
 
 def room_summary(room_id: RoomId, user: User) -> RoomSummary | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import message_views, views
+from chatter import mention_views, message_views, views
 
 app_name = "chatter"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("<uuid:room_id>/history/", views.history, name="history"),
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
+    path("<uuid:room_id>/members/", mention_views.mention_search, name="mention_search"),
     path("<uuid:room_id>/m/<int:seq>/", message_views.message, name="message"),
     path("<uuid:room_id>/m/<int:seq>/edit/", message_views.edit, name="edit"),
     path("<uuid:room_id>/m/<int:seq>/delete/", message_views.delete, name="delete"),

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
-from chatter import avatars, formatting, rooms
+from chatter import avatars, formatting, mention_text, rooms
 from chatter.models import Room
 from chatter.types import AnyUser, User
 
@@ -72,13 +72,33 @@ def chatter_preview(message: Any) -> str:
         return gettext("Message deleted")
     if message.kind == "system":
         return chatter_system_line(message)
-    return Truncator(message.text).chars(80)
+    return Truncator(chatter_text(message)).chars(80)
 
 
 @register.filter
-def chatter_format(text: object) -> SafeString:
-    """A message's text as HTML: its Markdown rendered and sanitised (``chatter.formatting``)."""
-    return formatting.render(str(text or ""))
+def chatter_format(text: object, mentioned: dict[str, Any] | None = None) -> SafeString:
+    """A message's text as HTML: its Markdown rendered and sanitised (``chatter.formatting``),
+    its mentions named from ``mentioned``:
+    ``{{ message.text|chatter_format:message.mentioned }}``."""
+    return formatting.render(str(text or ""), mentioned if isinstance(mentioned, dict) else None)
+
+
+@register.filter
+def chatter_text(message: Any) -> str:
+    """A message's text as plain text, its mentions as "@Name": a quote, a preview."""
+    return mention_text.plain(message.text, message.mentioned)
+
+
+@register.filter
+def chatter_editable(message: Any) -> str:
+    """A message's text as its author edits it: its mentions as "@username"."""
+    return mention_text.editable(message.text, message.mentioned)
+
+
+@register.filter
+def chatter_mentions(message: Any) -> str:
+    """The ids of the users a message mentions, between spaces (``[data-mentions~=id]``)."""
+    return " ".join(mention_text.ids_in(message.text, message.mentioned))
 
 
 @register.filter

@@ -4,7 +4,8 @@
  * the composer, keeps the message list ordered and free of duplicates, keeps the scroll
  * position, and shows the connection state. It applies the data frames the server puts
  * in the hidden #chatter-feed: a room's new last message (each page computes its own
- * unread badge from the room's sequence and its own read position, and keeps the newest
+ * unread badge from the room's sequence and its own read position, counts the new
+ * messages that mention its user for the "@" badge, and keeps the newest
  * preview), who read a room's last message (this user, in another tab, perhaps), a room
  * it does not show yet, "more after", "retry after" and "reload". It reports reading at most once a second, and only
  * when the read position moved. No inline handlers: htmx runs with allowEval and
@@ -225,6 +226,24 @@
       el.hidden = unread === 0;
     }
     li.classList.toggle("has-unread", unread > 0);
+    mentionBadge(li, unread);
+  }
+
+  // A room's "@" badge: its mentions of this user after their read position (counted by
+  // the server for the page, then one more for each new message that names this user);
+  // none once the room is read to its last message.
+  function mentionBadge(li, unread) {
+    if (num(li, "data-read-seq") >= num(li, "data-seq")) li.setAttribute("data-mention-count", "0");
+    var count = unread > 0 ? num(li, "data-mention-count") : 0;
+    var el = li.querySelector(".chatter-mention-badge");
+    if (!el) return;
+    var words = el.querySelector(".chatter-visually-hidden");
+    var rooms = roomsList();
+    if (words && rooms && count) {
+      var text = rooms.getAttribute(count === 1 ? "data-mention-one" : "data-mention-other") || "";
+      setText(words, " " + text.replace("{count}", String(count)));
+    }
+    el.hidden = count === 0;
   }
 
   function dashed(hex) {
@@ -263,6 +282,9 @@
     if (seq <= num(li, "data-seq")) return; // a late frame: the page has a newer preview
     li.setAttribute("data-seq", String(seq));
     li.setAttribute("data-change", String(change));
+    if ((item.getAttribute("data-mentions") || "").indexOf(" " + me() + " ") >= 0) {
+      li.setAttribute("data-mention-count", String(num(li, "data-mention-count") + 1));
+    }
     if (item.getAttribute("data-sender") === me()) li.setAttribute("data-read-seq", String(seq));
     var preview = li.querySelector(".chatter-room-preview");
     if (preview) preview.textContent = previewPrefix(li, item) + item.textContent;
@@ -1051,4 +1073,187 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
+})();
+
+/* ---------------------------------------------------------------------------------------
+ * Mentions in the composer (chatter/_mention_box.html). "@" and the start of a name just
+ * before the caret in #chatter-text ask chatter:mention_search for the room's members
+ * (debounced; an answer to an older question is dropped) and show them under the composer
+ * as a listbox. Up/Down move through the options (aria-activedescendant on the textarea,
+ * which keeps the focus; a textarea takes no combobox role, so it has aria-autocomplete and
+ * aria-controls), Enter or Tab picks, Escape closes until the next "@"; a click picks too.
+ * Picking puts "@username " in the place of "@start". The server turns "@username" into a
+ * mention when it stores the message, so the text works the same without JavaScript.
+ * While the list is open its keys are this block's alone: its keydown listener runs first
+ * (capture phase) and stops the event, so the composer's own keys (Enter sends, ArrowUp
+ * edits the last message, Escape cancels a reply) do not fire. A block of its own,
+ * independent of the code above.
+ * ------------------------------------------------------------------------------------- */
+(function () {
+  "use strict";
+
+  var DELAY = 150;
+  var timer = null;
+  var controller = null;
+  var asked = null; // the query whose options are shown or on their way
+  var start = -1; // where the "@" being completed is in the textarea
+  var dismissed = -1; // the "@" whose list Escape closed
+
+  function $(id) { return document.getElementById(id); }
+  function box() { return $("chatter-text"); }
+  function listbox() { return $("chatter-mention-listbox"); }
+  function options() {
+    var l = listbox();
+    return l ? Array.prototype.slice.call(l.querySelectorAll("[role='option']")) : [];
+  }
+  function isOpen() { var l = listbox(); return !!l && !l.hidden; }
+  function say(text) {
+    var status = $("chatter-mention-status");
+    if (status && status.textContent !== text) status.textContent = text;
+  }
+
+  // "@" and what follows it up to the caret, if that is the start of a mention: the "@"
+  // not right after a letter or another name character (so "a@b.c" is an address).
+  var BEFORE = /(^|[^\p{L}\p{N}_.+@-])@([\p{L}\p{N}_.+@-]{0,50})$/u;
+  function word() {
+    var b = box();
+    if (!b || b.selectionStart !== b.selectionEnd) return null;
+    var found = BEFORE.exec(b.value.slice(0, b.selectionStart));
+    if (!found) return null;
+    return { start: b.selectionStart - found[2].length - 1, query: found[2] };
+  }
+
+  function activate(option) {
+    var b = box();
+    options().forEach(function (o) {
+      o.classList.toggle("is-active", o === option);
+      o.setAttribute("aria-selected", o === option ? "true" : "false");
+    });
+    if (!b) return;
+    if (option) {
+      b.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      b.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function close() {
+    clearTimeout(timer);
+    if (controller) { controller.abort(); controller = null; }
+    asked = null;
+    start = -1;
+    activate(null);
+    var l = listbox();
+    if (l) { l.hidden = true; l.textContent = ""; }
+  }
+
+  function move(step) {
+    var list = options();
+    if (!list.length) return;
+    var at = list.indexOf(listbox().querySelector(".is-active"));
+    activate(list[at < 0 ? (step > 0 ? 0 : list.length - 1) : (at + step + list.length) % list.length]);
+  }
+
+  // New options: the first one active, so Enter picks it at once.
+  function show(html) {
+    var l = listbox();
+    var b = box();
+    if (!l || !b) return;
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    var wrapper = holder.content.firstElementChild;
+    activate(null);
+    l.textContent = "";
+    if (wrapper) {
+      Array.prototype.slice.call(wrapper.children).forEach(function (option) { l.appendChild(option); });
+    }
+    say(wrapper ? wrapper.getAttribute("data-status") || "" : "");
+    var list = options();
+    l.hidden = !list.length || document.activeElement !== b;
+    if (!l.hidden) activate(list[0]);
+  }
+
+  function ask(query) {
+    var l = listbox();
+    if (!l || !window.fetch) return;
+    if (controller) controller.abort();
+    controller = window.AbortController ? new AbortController() : null;
+    var url = l.getAttribute("data-url") + "?q=" + encodeURIComponent(query);
+    fetch(url, {
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+      signal: controller ? controller.signal : undefined
+    })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response); })
+      .then(function (html) { if (asked === query) show(html); })
+      .catch(function () { /* aborted, or the server said no: no options */ });
+  }
+
+  // After typing or moving the caret: follow the "@" word before it, or close.
+  function update() {
+    var w = word();
+    if (!w) {
+      dismissed = -1;
+      if (start >= 0 || isOpen()) close();
+      return;
+    }
+    if (w.start === dismissed) return;
+    if (w.start === start && w.query === asked) return;
+    start = w.start;
+    asked = w.query;
+    clearTimeout(timer);
+    timer = setTimeout(function () { ask(w.query); }, DELAY);
+  }
+
+  function pick(option) {
+    var b = box();
+    var username = option.getAttribute("data-username");
+    if (!b || start < 0 || !username) { close(); return; }
+    b.setRangeText("@" + username + " ", start, b.selectionStart, "end");
+    close();
+    b.focus();
+    b.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  document.addEventListener("keydown", function (evt) {
+    var b = box();
+    if (!b || evt.target !== b || !isOpen() || evt.isComposing) return;
+    if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
+      move(evt.key === "ArrowDown" ? 1 : -1);
+    } else if ((evt.key === "Enter" || evt.key === "Tab") && !evt.shiftKey) {
+      var active = listbox().querySelector(".is-active") || options()[0];
+      if (active) pick(active); else close();
+    } else if (evt.key === "Escape") {
+      dismissed = start;
+      close();
+    } else {
+      return;
+    }
+    evt.preventDefault();
+    evt.stopImmediatePropagation();
+  }, true);
+
+  document.addEventListener("input", function (evt) { if (evt.target === box()) update(); });
+  document.addEventListener("keyup", function (evt) {
+    if (evt.target === box() && /^(ArrowLeft|ArrowRight|Home|End)$/.test(evt.key)) update();
+  });
+  document.addEventListener("click", function (evt) {
+    if (!evt.target.closest) return;
+    var option = evt.target.closest("#chatter-mention-listbox [role='option']");
+    if (option) pick(option);
+    else if (evt.target === box()) update();
+  });
+  // Clicking an option must not take the focus from the textarea.
+  document.addEventListener("mousedown", function (evt) {
+    if (evt.target.closest && evt.target.closest("#chatter-mention-listbox")) evt.preventDefault();
+  });
+  document.addEventListener("focusout", function (evt) {
+    var l = listbox();
+    if (evt.target === box() && !(evt.relatedTarget && l && l.contains(evt.relatedTarget))) close();
+  });
+  // A send empties the composer without an input event.
+  document.addEventListener("submit", function (evt) {
+    if (evt.target && evt.target.id === "chatter-composer") close();
+  }, true);
 })();
