@@ -34,7 +34,7 @@ def user_pk(page: Any) -> str:
     return page.locator(".chatter-app").get_attribute("data-me")
 
 
-def test_a_mention_picked_by_keyboard_reaches_the_mentioned_live(site, pages):  # noqa: F811
+def test_a_mention_picked_by_keyboard_reaches_the_mentioned_live(site, pages):
     room = site["rooms"]["alice-bob"]
     lobby = pages("alice")
     lobby.goto("/chat/")
