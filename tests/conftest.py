@@ -14,6 +14,16 @@ from tests import servers
 PASSWORD = "pw"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with no actions counted: the counters live in the (process-wide)
+    local-memory cache, keyed by user id, and ids repeat from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def user_factory(db: Any) -> Callable[..., Any]:
     """Make a user: ``user_factory("dave", first_name="Dave")``; the password is ``pw``."""

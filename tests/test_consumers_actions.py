@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from django.test.utils import override_settings
 from chatter import messages, rooms
 from chatter.models import Message, Room
 from tests.factories import fill_room
-from tests.test_consumers import OPEN, connect, cookie_for, drain, frames_until, make_user
+from tests.test_consumers import connect, cookie_for, drain, frames_until, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
@@ -30,12 +31,17 @@ CID = str(uuid.uuid4())
 NO_LIMITS = {kind: (0, 1) for kind in ("resume", "read", "typing", "ping", "edit", "react")}
 
 
+#: The sockets a test opened (this module's own: other modules keep theirs).
+OPEN: list[Any] = []
+
+
 @pytest.fixture
-def pair(db: Any) -> tuple[Any, Any, Room]:
+def pair(db: Any) -> Iterator[tuple[Any, Any, Room]]:
     OPEN.clear()
     alice, bob = make_user("alice"), make_user("bob")
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    return alice, bob, room
+    yield alice, bob, room
+    OPEN.clear()
 
 
 async def open_room(user: Any, room: Room, **resume: int) -> Any:

@@ -13,13 +13,14 @@ from django.urls import reverse
 
 from chatter import rooms
 from chatter.models import Mention, Message, Room
-from tests.test_consumers import connect, cookie_for, frames_until, make_user, open_room
+from tests.test_consumers import OPEN, connect, cookie_for, frames_until, make_user, open_room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
 
 @pytest.fixture
 def trio(db: Any) -> tuple[Any, Any, Any, Room]:
+    OPEN.clear()  # open_room drains the sockets opened before: this test's only
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
     room = Room.objects.get(pk=rooms.create_room([alice, bob, carol]))
     return alice, bob, carol, room
