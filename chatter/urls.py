@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import message_views, views
+from chatter import group_views, message_views, views
 
 app_name = "chatter"
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("<uuid:room_id>/history/", views.history, name="history"),
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
+    path("<uuid:room_id>/group/", group_views.group, name="group"),
+    path("<uuid:room_id>/group/rename/", group_views.rename, name="group_rename"),
+    path("<uuid:room_id>/group/add/", group_views.add, name="group_add"),
+    path("<uuid:room_id>/group/remove/", group_views.remove, name="group_remove"),
+    path("<uuid:room_id>/group/leave/", group_views.leave, name="group_leave"),
     path("<uuid:room_id>/m/<int:seq>/", message_views.message, name="message"),
     path("<uuid:room_id>/m/<int:seq>/edit/", message_views.edit, name="edit"),
     path("<uuid:room_id>/m/<int:seq>/delete/", message_views.delete, name="delete"),
