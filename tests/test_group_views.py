@@ -107,7 +107,7 @@ def test_the_group_page_and_its_htmx_panel(group: Room, alice: Any) -> None:
     client = client_of(alice)
     page = client.get(reverse("chatter:group", args=[group.pk]))
     assert page.status_code == 200
-    assert re.search(r'<details id="chatter-group"[^>]* open data-stay>', page.content.decode())
+    assert re.search(r'<details id="chatter-group"[^>]* open>', page.content.decode())
     partial = client.get(reverse("chatter:group", args=[group.pk]), **HTMX).content.decode()
     assert "<html" not in partial and 'name="csrfmiddlewaretoken"' in partial
     assert 'id="chatter-add-picker"' in partial and 'name="user"' in partial
@@ -173,7 +173,7 @@ def test_refusals_change_nothing(
     if says:
         html = response.content.decode()
         assert says in html
-        assert re.search(r'<details id="chatter-group"[^>]* open data-stay>', html)
+        assert re.search(r'<details id="chatter-group"[^>]* open>', html)
     after = (member_names(group), Message.objects.count(), Room.objects.get(pk=group.pk).name)
     assert after == before
 

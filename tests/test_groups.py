@@ -365,3 +365,21 @@ def test_queries_per_action_do_not_grow_with_the_group(
     assert counts[3] == counts[200], counts
     print("queries per action (rename, add, remove, leave):", counts[200])
     assert all(n <= 12 for n in counts[200]), counts
+
+
+def test_the_docs_example_runs(capsys: Any) -> None:
+    """docs/groups.rst's Python, run against this database (the snippet test only builds it)."""
+    from tests import docs
+
+    (snippet,) = docs.groups()["groups"]
+    make_users("alice", "bob", "carol", "dave")
+    exec(compile(snippet.block.code, snippet.block.where, "exec"), {})  # noqa: S102
+    assert capsys.readouterr().out.startswith("forbidden ")
+    trip = Room.objects.get(name="Ski trip")
+    assert member_names(trip) == ["alice", "dave"]
+    assert [text for _, text, _ in lines(trip)] == [
+        "bob added dave",
+        "alice removed carol",
+        "dave renamed the group to “Ski trip”",
+        "bob left the group",
+    ]

@@ -866,22 +866,34 @@
 })();
 
 /* ---------------------------------------------------------------------------------------
- * A group's panel (#chatter-group, chatter/_group_panel.html): fetched afresh each time it
- * is opened (chatter:group answers htmx with the panel alone), so its member list and
- * "Remove" buttons are as they are now, after changes other people made meanwhile. A panel
- * the server rendered open (a refusal, with its reason) keeps that first time. A block of
- * its own, independent of the code above.
+ * A group's panel (#chatter-group, chatter/_group_panel.html). The page renders it as it
+ * is then; once a group change has come over the socket (its frame replaces the header's
+ * member list, #chatter-members), the panel is stale, and the next time it is opened it is
+ * fetched afresh (chatter:group answers htmx with the panel alone; aria-busy meanwhile),
+ * so its member list and "Remove" buttons are as they are now. A block of its own,
+ * independent of the code above.
  * ------------------------------------------------------------------------------------- */
 (function () {
   "use strict";
 
+  function panel() { return document.getElementById("chatter-group"); }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    var p = panel();
+    if (p && target && target.id === "chatter-members") p.setAttribute("data-stale", "");
+  });
+
   document.addEventListener("toggle", function (evt) {
-    var panel = evt.target;
-    if (!panel || panel.id !== "chatter-group" || !panel.open || !window.htmx) return;
-    if (panel.hasAttribute("data-stay")) { panel.removeAttribute("data-stay"); return; }
-    var url = panel.getAttribute("data-url");
+    var p = panel();
+    if (evt.target !== p || !p.open || !p.hasAttribute("data-stale") || !window.htmx) return;
     var body = document.getElementById("chatter-group-body");
-    if (url && body) htmx.ajax("GET", url, { target: body, swap: "innerHTML" });
+    var url = p.getAttribute("data-url");
+    if (!body || !url) return;
+    p.removeAttribute("data-stale");
+    body.setAttribute("aria-busy", "true");
+    var done = function () { body.removeAttribute("aria-busy"); };
+    htmx.ajax("GET", url, { target: body, swap: "innerHTML" }).then(done, done);
   }, true);
 })();
 
