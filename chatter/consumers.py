@@ -461,8 +461,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.hub is not None and group in self.joined:
             self.joined.remove(group)
             self.hub.leave(self, [group])
+        await self.write(event["html"])
         if self.room is None or self.room.pk != room_id:
-            await self.write(event["html"])
             return
         batched = self.buffer is not None
         await self.flush()

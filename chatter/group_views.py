@@ -4,10 +4,10 @@ The room page's header has a "Group" panel (``chatter/_group_panel.html``) whose
 post here; each calls one action of :mod:`chatter.groups` and announces the change live
 (:mod:`chatter.live.members`), then goes back to the room (or, after leaving, to the room
 list). They work without JavaScript; with it, a page whose panel a live group change made
-stale fetches it afresh when it is opened (``chatter:group`` with htmx). A refusal is the room page with the panel
-open, the reason, and the status that says it: 404 for a room the requester is not a
-member of, 403 for what they may not do, 429 when they act too fast, 400 for bad input;
-nothing is changed.
+stale fetches it afresh when it is opened (``chatter:group`` with htmx). A refusal is the
+room page with the panel open, the reason, and the status that says it: 404 for a room
+the requester is not a member of, 403 for what they may not do, 429 when they act too
+fast, 400 for bad input; nothing is changed.
 """
 
 from __future__ import annotations

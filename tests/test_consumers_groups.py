@@ -96,6 +96,8 @@ async def test_removed_member_is_closed_4403_and_the_others_get_the_line_and_mem
         assert ">alice<" in members and ">bob<" in members and "carol" not in members
         # The frame's words are the page's own (chatter.js fills data-say).
         assert 'data-say="members"' in members
+    got = "".join(await frames_until(c, lambda t: 'data-kind="gone"' in t))
+    assert "alice removed carol" in got  # the line, then the room leaves her list
     assert await close_code(c) == FORBIDDEN
     got = "".join(await frames_until(carols_list, lambda t: 'data-kind="gone"' in t))
     assert f'<i data-kind="gone" data-room="{room.pk.hex}"></i>' in got

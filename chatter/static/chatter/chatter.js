@@ -655,6 +655,8 @@
     // No longer a member (removed from the group), or the room is gone: nothing to send.
     if ((code === 4403 || code === 4404) && room()) {
       room().setAttribute("data-closed", String(code));
+      var group = $("chatter-group");
+      if (group) { group.open = false; group.hidden = true; }
       document.querySelectorAll("#chatter-composer textarea, #chatter-composer button").forEach(function (el) {
         el.disabled = true;
       });
