@@ -383,3 +383,39 @@ def test_the_docs_example_runs(capsys: Any) -> None:
         "dave renamed the group to “Ski trip”",
         "bob left the group",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_keep_the_limit_and_gapless_numbers(settings: Any) -> None:
+    """Six people added at once to a group with room for one, while four others send:
+    one is added, five are refused, and the numbers have no gap and no repeat."""
+    from tests.test_rooms import run_threads
+
+    settings.CHATTER_MAX_ROOM_MEMBERS = 8
+    cache.clear()
+    senders = make_users("s0", "s1", "s2", "s3")
+    owner = make_user("owner")
+    newcomers = make_users(*(f"n{i}" for i in range(6)))
+    room_id = rooms.create_room([owner, *senders, make_user("x"), make_user("y")], name="Busy")
+
+    def work(index: int) -> Any:
+        room = Room.objects.get(pk=room_id)
+        if index < 6:
+            try:
+                return groups.add_members(room, owner, [newcomers[index]]).seq
+            except GroupRefused as exc:
+                return exc.code
+        sender = senders[index - 6]
+        return [messages.send_message(room, sender, f"{index}-{n}")[0].seq for n in range(10)]
+
+    results = run_threads(10, work)
+    adds = results[:6]
+    assert sorted(a for a in adds if isinstance(a, str)) == ["too_many"] * 5
+    assert len(Membership.objects.filter(room_id=room_id)) == 8
+    numbers = [a for a in adds if isinstance(a, int)] + [n for r in results[6:] for n in r]
+    assert sorted(numbers) == list(range(1, 42))
+    assert list(Message.objects.filter(room_id=room_id).values_list("seq", flat=True)) == list(
+        range(1, 42)
+    )
