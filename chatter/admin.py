@@ -1,8 +1,11 @@
 """Admin pages for rooms and messages.
 
 Rooms and messages are created only through :mod:`chatter.rooms` (a room's member set is
-its identity, a message's number comes from its room), so the admin lists, searches and
-lets staff rename rooms and edit message text, but does not add either or change members.
+its identity, a message's number comes from its room), so the admin lists and searches
+them, lets staff edit message text, and changes a group (rename it, add and remove
+members) only through :mod:`chatter.groups`: each change is a system line in the room,
+announced to its open pages, made as the staff user (who needs the permissions
+``chatter.change_room``, ``chatter.add_membership`` and ``chatter.delete_membership``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib import admin
+from django.contrib import messages as admin_messages
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
@@ -18,7 +23,9 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from chatter import live, messages, rooms
+from chatter import groups, live, messages, rooms
+from chatter.forms import split_usernames, users_named
+from chatter.live.members import announce_group
 from chatter.models import Membership, Message, Revision, Room
 from chatter.types import User
 
@@ -36,8 +43,65 @@ else:
 _USERNAME = get_user_model().USERNAME_FIELD
 
 
+class RoomForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A room's name, and for a group: people to add, members to remove."""
+
+    add_members = forms.CharField(
+        label=_("Add members"),
+        required=False,
+        help_text=_("Usernames, separated by commas or spaces. Only for groups."),
+    )
+    remove_members = forms.ModelMultipleChoiceField(
+        label=_("Remove members"),
+        required=False,
+        queryset=get_user_model()._default_manager.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only for groups."),
+    )
+
+    class Meta:
+        model = Room
+        fields = ("name",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["remove_members"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = (
+            get_user_model()
+            ._default_manager.filter(chatter_memberships__room=self.instance)
+            .order_by(_USERNAME)
+        )
+
+    def clean_add_members(self) -> list[User]:
+        """The users named, existing and not members yet."""
+        names = split_usernames(self.cleaned_data.get("add_members") or "")
+        users = users_named(names) if names else []
+        present = set(
+            Membership.objects.filter(room=self.instance, user__in=users).values_list(
+                "user_id", flat=True
+            )
+        )
+        already = [u.get_username() for u in users if u.pk in present]
+        if already:
+            raise forms.ValidationError(
+                _("Already members: %(names)s.") % {"names": ", ".join(already)}, code="member"
+            )
+        return users
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        changes = data.get("add_members") or data.get("remove_members")
+        count = self.instance.memberships.count()
+        if changes and not groups.is_group(self.instance, count):
+            raise forms.ValidationError(
+                _("The members of a conversation of two cannot change."), code="not_group"
+            )
+        return data
+
+
 class MembershipInline(_MembershipInline):
-    """The room's members and how far each has read; read-only (members define the room)."""
+    """The room's members and how far each has read; changed with the room's form."""
 
     model = Membership
     fields = ("user", "joined_at", "last_read_seq")
@@ -47,7 +111,7 @@ class MembershipInline(_MembershipInline):
     show_change_link = False
 
     def has_add_permission(self, request: HttpRequest, obj: Room | None = None) -> bool:
-        """Members are fixed when the room is created."""
+        """Members are added with the room's form ("Add members")."""
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
@@ -59,10 +123,20 @@ class MembershipInline(_MembershipInline):
 class RoomAdmin(_RoomAdmin):
     """Rooms, most recent activity first."""
 
+    form = RoomForm
     list_display = ("title", "member_list", "updated_at", "created_at")
     search_fields = ("name", f"memberships__user__{_USERNAME}")
-    fields = ("id", "name", "last_seq", "created_at", "updated_at")
-    readonly_fields = ("id", "last_seq", "created_at", "updated_at")
+    fields = (
+        "id",
+        "name",
+        "created_by",
+        "last_seq",
+        "created_at",
+        "updated_at",
+        "add_members",
+        "remove_members",
+    )
+    readonly_fields = ("id", "created_by", "last_seq", "created_at", "updated_at")
     inlines = [MembershipInline]
     date_hierarchy = "updated_at"
 
@@ -95,6 +169,28 @@ class RoomAdmin(_RoomAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Rooms are created by ``create_room``, which keys them by their member set."""
         return False
+
+    def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
+        """Save the room; a group's new name and members through :mod:`chatter.groups`."""
+        actor: User = request.user  # type: ignore[assignment]
+        count = Membership.objects.filter(room=obj).count()
+        renamed = "name" in form.changed_data and obj.name.strip()
+        if renamed and groups.is_group(Room.objects.get(pk=obj.pk), count):
+            self._group(request, groups.rename_group, obj, actor, obj.name)
+        else:
+            super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("add_members"):
+            self._group(request, groups.add_members, obj, actor, form.cleaned_data["add_members"])
+        removed = list(form.cleaned_data.get("remove_members") or ())
+        if removed:
+            self._group(request, groups.remove_members, obj, actor, removed)
+
+    def _group(self, request: HttpRequest, action: Any, room: Room, *args: Any) -> None:
+        """One group action, announced; a refusal is shown as an error message."""
+        try:
+            announce_group(action(room, *args))
+        except groups.GroupRefused as exc:
+            self.message_user(request, str(exc), admin_messages.ERROR)
 
     @admin.display(description=_("room"))
     def title(self, room: Room) -> str:

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
         "edit": (10, 10),
         "delete": (10, 10),
         "react": (20, 10),
+        # Group changes (rename, add, remove, leave): pages and commands, not frames.
+        "group": (10, 10),
     },
     # Most websockets one user may have open at once (0: no limit); one more is closed
     # with code 4429.

@@ -26,7 +26,18 @@ from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 from django.utils import translation
 
-from chatter import conf, frames, language, limits, live, messages, protocol, rooms, tenancy
+from chatter import (
+    conf,
+    frames,
+    groups,
+    language,
+    limits,
+    live,
+    messages,
+    protocol,
+    rooms,
+    tenancy,
+)
 from chatter.live.hub import Hub
 from chatter.models import Message, Room
 from chatter.types import User
@@ -434,10 +445,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif kind == "chatter.room":
             if str(self.user.pk) in event.get("members", ()):
                 self.enqueue(("room", event))
+        elif kind == "chatter.removed":
+            await self.on_removed(event)
         elif kind == "chatter.logout":
             session = self.scope.get("session")
             if session is not None and getattr(session, "session_key", None) == event["session"]:
                 await self.close(code=NOT_LOGGED_IN)
+
+    async def on_removed(self, event: dict[str, Any]) -> None:
+        """This socket's user left a group or was removed from it: the room's events stop
+        coming, room lists drop it, and a page of the room itself is closed with 4403
+        (what came before, such as the system line of the removal, is written first)."""
+        room_id = uuid.UUID(event["room"])
+        group = tenancy.room_group(self.schema_name, room_id)
+        if self.hub is not None and group in self.joined:
+            self.joined.remove(group)
+            self.hub.leave(self, [group])
+        await self.write(event["html"])
+        if self.room is None or self.room.pk != room_id:
+            return
+        batched = self.buffer is not None
+        await self.flush()
+        await self.close(code=FORBIDDEN)
+        if batched:
+            self.buffer = []  # the rest of the batch goes nowhere: the socket is closed
 
     def hub_resync(self) -> None:
         """The channel layer may have dropped events: read what was missed."""
@@ -528,7 +559,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.resent_at, self.answered = now, (after, self.last_sent)
             again = await self.db(_missed, self.room, after, self.last_sent, page_size)
             if again:
-                await self.write(await _render(frames.messages, again, None))
+                await self.write(await self._messages_frame(again, None))
             return
         last, last_change = await self.db(messages.last_numbers, self.room)
         if self.last_change is None:
@@ -545,7 +576,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         missed = missed[:page_size]
         if missed:
             more_after = missed[-1].seq if more else None
-            await self.write(await _render(frames.messages, missed, more_after))
+            await self.write(await self._messages_frame(missed, more_after))
             self.last_sent = missed[-1].seq
         if not more:
             self.last_sent = last
@@ -567,9 +598,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             missed = await self.db(_missed, self.room, self.last_sent, upto, page_size)
             if not missed:
                 break
-            await self.write(await _render(frames.messages, missed, None))
+            await self.write(await self._messages_frame(missed, None))
             self.last_sent = missed[-1].seq
         self.last_sent = max(self.last_sent, upto)
+
+    async def _messages_frame(self, missed: list[Message], more_after: int | None) -> str:
+        """Missed messages as one frame; with the room's header as it is now when a group
+        change is among them (its live frame carried the header; this page missed it)."""
+        html = await _render(frames.messages, missed, more_after)
+        if self.room is not None and any(groups.is_group_line(m) for m in missed):
+            room, members, active = await self.db(groups.header, self.room.pk)
+            html += await _render(frames.group_header, room, members, active)
+        return html
 
     async def _catch_up_changes(
         self, frame: protocol.Resume, last_seq: int, last_change: int

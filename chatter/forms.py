@@ -78,20 +78,43 @@ class GroupRoomForm(forms.Form):
                 % {"limit": limit},
                 code="too_many",
             )
-        return [self.user, *self._users(names)]
+        return [self.user, *users_named(names)]
 
-    def _users(self, names: list[str]) -> list[User]:
-        """The active users with these usernames; a ValidationError names any unknown."""
-        user_model = get_user_model()
-        field = user_model.USERNAME_FIELD
-        qs = user_model._default_manager.filter(**{f"{field}__in": names})
-        if any(f.name == "is_active" for f in user_model._meta.get_fields()):
-            qs = qs.filter(is_active=True)
-        found = {u.get_username(): u for u in qs}
-        unknown = [n for n in names if n not in found]
-        if unknown:
-            raise forms.ValidationError(
-                _("No such user: %(names)s.") % {"names": ", ".join(unknown)},
-                code="unknown",
-            )
-        return [found[n] for n in names]
+
+def users_named(names: list[str]) -> list[User]:
+    """The active users with these usernames, in order; a ValidationError names any unknown."""
+    user_model = get_user_model()
+    field = user_model.USERNAME_FIELD
+    qs = user_model._default_manager.filter(**{f"{field}__in": names})
+    if any(f.name == "is_active" for f in user_model._meta.get_fields()):
+        qs = qs.filter(is_active=True)
+    found = {u.get_username(): u for u in qs}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise forms.ValidationError(
+            _("No such user: %(names)s.") % {"names": ", ".join(unknown)},
+            code="unknown",
+        )
+    return [found[n] for n in names]
+
+
+#: The ``auto_id`` of :class:`AddMembersForm`: its ids differ from the "New group" form's,
+#: which the same page shows.
+ADD_MEMBERS_ID = "id_add_%s"
+
+
+class AddMembersForm(forms.Form):
+    """People to add to a group (``chatter.groups.add_members`` checks the rest)."""
+
+    usernames = forms.CharField(
+        label=_("Add people"),
+        help_text=_("Usernames, separated by commas or spaces."),
+        widget=UsernamesInput(attrs={"placeholder": _("alice, bob"), "autocomplete": "off"}),
+    )
+
+    def clean_usernames(self) -> list[User]:
+        """The listed users, all existing and active."""
+        names = split_usernames(self.cleaned_data["usernames"])
+        if not names:
+            raise forms.ValidationError(_("Add at least one person."), code="empty")
+        return users_named(names)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from django.template.loader import render_to_string
 
 from chatter import conf
-from chatter.models import Message
+from chatter.models import Message, Room
 from chatter.types import User, UserId
 
 
@@ -58,6 +58,21 @@ def room_update(msg: Message) -> str:
 def room_new(room_id: uuid.UUID) -> str:
     """A room a page does not show yet: the page fetches its room-list entry."""
     return render_to_string("chatter/frames/room_new.html", {"room_id": room_id})
+
+
+def group_header(room: Room, members: list[User], active: set[UserId]) -> str:
+    """A group's header after a change: its member list, and its name if it has one.
+
+    Sent with the system line of the change. The title of an unnamed group names the
+    other members, which differ by reader, so it is left as it is (a reload renews it).
+    """
+    context = {"room": room, "members": members, "active": active}
+    return render_to_string("chatter/frames/group_header.html", context)
+
+
+def gone(room_id: uuid.UUID) -> str:
+    """The reader is no longer a member of a room: their room lists drop it."""
+    return render_to_string("chatter/frames/gone.html", {"room_id": room_id})
 
 
 def read(room_id: uuid.UUID, seq: int, user_ids: list[UserId]) -> str:

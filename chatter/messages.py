@@ -462,27 +462,41 @@ def send_message(
     text, mentioned = mentions.resolve(room, text)
     try:
         with transaction.atomic():
-            now = timezone.now()
-            seq = _next_seq(room, now)
-            # The sender has read their own message; no row means no member: roll back.
-            if not Membership.objects.filter(room=room, user=author).update(last_read_seq=seq):
-                raise MessageRefused(_("You are not a member of this room."), code="not_member")
-            message = Message.objects.create(
-                room=room, sender=author, text=text, client_id=cid, seq=seq, reply_to=answered
+            message = _append(
+                room, author, member_only=True, text=text, client_id=cid, reply_to=answered
             )
             mentions.add(message, mentioned)
-            Room.objects.filter(pk=room.pk).update(last_message=message)
     except IntegrityError:
         existing = _existing(room, author, cid) if cid is not None else None
         if existing is None:
             raise
         return existing, False
-    room.last_seq, room.updated_at, room.last_message = seq, now, message
-    message.sender = author
     message.reply_to = answered
-    message.reaction_groups = []
     message.mentioned = dict(mentioned)
     return message, True
+
+
+def _append(room: Room, sender: User | None, member_only: bool = False, **fields: Any) -> Message:
+    """Store a message or a system line (``fields``) as the room's next one; the caller's
+    transaction holds it all. Three statements and the insert, none per member.
+
+    The sender (a member) has read it. ``member_only``: a sender who is not a member is
+    refused (:class:`MessageRefused`, before the insert; the caller's transaction rolls
+    the number back). Used by :func:`send_message` and :mod:`chatter.groups`.
+    """
+    now = timezone.now()
+    seq = _next_seq(room, now)
+    read = sender is not None and bool(
+        Membership.objects.filter(room=room, user_id=sender.pk).update(last_read_seq=seq)
+    )
+    if member_only and not read:
+        raise MessageRefused(_("You are not a member of this room."), code="not_member")
+    message = Message.objects.create(room=room, sender=sender, seq=seq, **fields)
+    Room.objects.filter(pk=room.pk).update(last_message=message)
+    room.last_seq, room.updated_at, room.last_message = seq, now, message
+    message.sender = sender
+    message.reaction_groups = []
+    return message
 
 
 def _next_seq(room: Room, now: datetime) -> int:

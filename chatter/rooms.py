@@ -81,16 +81,20 @@ def _validate_users(users: object) -> list[User]:
     return list(unique.values())
 
 
-def create_room(users: Iterable[AnyUser], name: str = "") -> uuid.UUID:
+def create_room(
+    users: Iterable[AnyUser], name: str = "", *, created_by: AnyUser | None = None
+) -> uuid.UUID:
     """Return the id of the room whose members are exactly ``users``, creating it if needed.
 
     Duplicates are ignored and a lazy ``request.user`` is accepted. ``name`` labels a room
-    this call creates; an existing room keeps its name. Concurrent calls for one set of
+    this call creates, and ``created_by`` (a user, e.g. the one who made a group) is
+    stored as its creator; an existing room keeps both. Concurrent calls for one set of
     users get one room: the database's unique key on the member set decides. A room
     created here is announced to its members' open room lists once the transaction
-    commits.
+    commits. A group whose members were changed by hand (:mod:`chatter.groups`) has a
+    key of its own and is never returned here.
     """
-    return get_or_create_room(users, name)[0]
+    return get_or_create_room(users, name, created_by=created_by)[0]
 
 
 def find_room(users: Iterable[AnyUser]) -> uuid.UUID | None:
@@ -100,9 +104,12 @@ def find_room(users: Iterable[AnyUser]) -> uuid.UUID | None:
     return Room.objects.filter(members_key=key).values_list("id", flat=True).first()
 
 
-def get_or_create_room(users: Iterable[AnyUser], name: str = "") -> tuple[uuid.UUID, bool]:
+def get_or_create_room(
+    users: Iterable[AnyUser], name: str = "", *, created_by: AnyUser | None = None
+) -> tuple[uuid.UUID, bool]:
     """:func:`create_room`, also telling whether this call created the room."""
     members = _validate_users(users)
+    creator = None if created_by is None else _validate_users([created_by])[0]
     name = (name or "").strip()
     if len(name) > ROOM_NAME_MAX_LENGTH:
         raise ValueError("create_room() got a room name longer than 100 characters.")
@@ -115,7 +122,7 @@ def get_or_create_room(users: Iterable[AnyUser], name: str = "") -> tuple[uuid.U
         raise ValueError("create_room() got a user that is not in the database.")
     try:
         with transaction.atomic():
-            room = Room.objects.create(members_key=key, name=name)
+            room = Room.objects.create(members_key=key, name=name, created_by=creator)
             Membership.objects.bulk_create(Membership(room=room, user=u) for u in members)
     except IntegrityError:
         return Room.objects.values_list("id", flat=True).get(members_key=key), False
@@ -226,8 +233,16 @@ def total_unread(user: User) -> int:
     return sum(unread_counts(user).values())
 
 
-def search_users(query: str, exclude: User | None = None, limit: int | None = None) -> list[User]:
-    """Users whose username, first or last name contains ``query``; at most ``limit``."""
+def search_users(
+    query: str,
+    exclude: User | None = None,
+    limit: int | None = None,
+    exclude_room: RoomId | None = None,
+) -> list[User]:
+    """Users whose username, first or last name contains ``query``; at most ``limit``.
+
+    ``exclude_room``: not the members of this room (the people one could add to it).
+    """
     query = (query or "").strip()
     if not query:
         return []
@@ -244,6 +259,8 @@ def search_users(query: str, exclude: User | None = None, limit: int | None = No
         qs = qs.filter(is_active=True)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
+    if exclude_room is not None:
+        qs = qs.exclude(pk__in=Membership.objects.filter(room_id=exclude_room).values("user_id"))
     return list(qs.order_by(username_field)[:limit])
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import mention_views, message_views, views
+from chatter import group_views, mention_views, message_views, views
 
 app_name = "chatter"
 
@@ -16,6 +16,11 @@ urlpatterns = [
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
     path("<uuid:room_id>/members/", mention_views.mention_search, name="mention_search"),
+    path("<uuid:room_id>/group/", group_views.group, name="group"),
+    path("<uuid:room_id>/group/rename/", group_views.rename, name="group_rename"),
+    path("<uuid:room_id>/group/add/", group_views.add, name="group_add"),
+    path("<uuid:room_id>/group/remove/", group_views.remove, name="group_remove"),
+    path("<uuid:room_id>/group/leave/", group_views.leave, name="group_leave"),
     path("<uuid:room_id>/m/<int:seq>/", message_views.message, name="message"),
     path("<uuid:room_id>/m/<int:seq>/edit/", message_views.edit, name="edit"),
     path("<uuid:room_id>/m/<int:seq>/delete/", message_views.delete, name="delete"),

@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatter import conf, live, messages, rooms
-from chatter.forms import GroupRoomForm
+from chatter import conf, groups, live, messages, rooms
+from chatter.forms import ADD_MEMBERS_ID, AddMembersForm, GroupRoomForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
 from chatter.types import RoomId, User
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
+
+#: The member pickers (``?picker=`` of the user search): the id their elements start with.
+PICKERS = {"1": "chatter-picker", "add": "chatter-add-picker"}
 
 #: Most messages a page loads at once to reach a quoted message (``?around=`` with
 #: ``before``); an older one opens the room page around it instead.
@@ -133,7 +136,11 @@ def create_group(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         context = _base_context(request, group_form=form, group_open=True)
         return render(request, "chatter/index.html", context, status=400)
-    room_id = rooms.create_room(form.cleaned_data["usernames"], name=form.cleaned_data["name"])
+    room_id = rooms.create_room(
+        form.cleaned_data["usernames"],
+        name=form.cleaned_data["name"],
+        created_by=_requester(request),
+    )
     return redirect("chatter:chatroom", room_id=room_id)
 
 
@@ -143,10 +150,21 @@ def create_group(request: HttpRequest) -> HttpResponse:
 def user_search(request: HttpRequest) -> HttpResponse:
     """Users matching ``?q=`` (bounded, never the requester): a partial, or a page without JS.
 
-    With ``?picker=1`` the partial is the options of the "New group" member picker.
+    With ``?picker=1`` the partial is the options of the "New group" member picker, with
+    ``?picker=add&room=<id>`` those of a group's "Add people" picker, without the room's
+    members (only for a member of the room).
     """
     query = request.GET.get("q", "").strip()[:100]
-    context = {"users": rooms.search_users(query, exclude=_requester(request)), "query": query}
+    me = _requester(request)
+    picker = PICKERS.get(request.GET.get("picker", ""), PICKERS["1"])
+    exclude_room = None
+    if picker != PICKERS["1"] and request.GET.get("room"):
+        try:
+            exclude_room = rooms.room_for_member(request.GET["room"], me).pk
+        except Room.DoesNotExist:
+            exclude_room = None
+    found = rooms.search_users(query, exclude=me, exclude_room=exclude_room)
+    context = {"users": found, "query": query, "picker": picker}
     # The header itself, not request.htmx: without django-htmx's middleware (chatter.E015)
     # the search still answers instead of failing with an AttributeError.
     if request.headers.get("HX-Request") == "true":
@@ -208,6 +226,7 @@ def _room_context(
     people = rooms.members(room)
     me = _requester(request)
     others = [u for u in people if u.pk != me.pk]
+    is_group = groups.is_group(room, len(people))
     seen: list[User] = []
     last = page.messages[-1] if page.messages else None
     if before is None and last is not None and last.sender_id == me.pk:
@@ -232,8 +251,21 @@ def _room_context(
         typing_timeout=conf.get("CHATTER_TYPING_TIMEOUT"),
         active=rooms.active_ids(room),
         presence_timeout=conf.get("CHATTER_PRESENCE_TIMEOUT"),
-        **extra,
+        **group_context(room, me, is_group, extra),
     )
+
+
+def group_context(room: Room, me: User, is_group: bool, extra: dict[str, Any]) -> dict[str, Any]:
+    """What the group panel shows (``chatter/_group_panel.html``), and ``extra``."""
+    if not is_group:
+        return extra
+    return {
+        "group": True,
+        "can_remove": groups.can_remove(room, me),
+        "add_form": AddMembersForm(auto_id=ADD_MEMBERS_ID),
+        "add_search": f"picker=add&room={room.id}",
+        **extra,
+    }
 
 
 @refuse_unstorable_text

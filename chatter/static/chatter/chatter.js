@@ -265,6 +265,15 @@
     if (empty) empty.hidden = true;
   }
 
+  // A room this user is no longer a member of (removed, or left in another tab).
+  function dropRoom(hex) {
+    var li = $("chatter-room-" + hex);
+    if (li) li.remove();
+    var rooms = roomsList();
+    var empty = $("chatter-rooms-empty");
+    if (empty && rooms && !rooms.querySelector("li[id]")) empty.hidden = false;
+  }
+
   // A room's new last message: keep the newest (by sequence), move the room to the top.
   function applyRoom(item) {
     var hex = item.getAttribute("data-room");
@@ -286,6 +295,9 @@
       li.setAttribute("data-mention-count", String(num(li, "data-mention-count") + 1));
     }
     if (item.getAttribute("data-sender") === me()) li.setAttribute("data-read-seq", String(seq));
+    var title = item.getAttribute("data-title"); // a group renamed by this message
+    var shownTitle = li.querySelector(".chatter-room-title");
+    if (title && shownTitle) shownTitle.textContent = title;
     var preview = li.querySelector(".chatter-room-preview");
     if (preview) preview.textContent = previewPrefix(li, item) + item.textContent;
     var time = li.querySelector(".chatter-room-time");
@@ -383,6 +395,7 @@
         }
       }
       else if (kind === "new-room") fetchRoom(item.getAttribute("data-room"));
+      else if (kind === "gone") dropRoom(item.getAttribute("data-room"));
       else if (kind === "changes") {
         var l = list();
         if (l && num(item, "data-upto") > num(l, "data-last-change")) {
@@ -661,6 +674,15 @@
     var code = evt.detail.event && evt.detail.event.code;
     if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) status("reconnecting");
     else status("closed", code >= 4000 ? code : "");
+    // No longer a member (removed from the group), or the room is gone: nothing to send.
+    if ((code === 4403 || code === 4404) && room()) {
+      room().setAttribute("data-closed", String(code));
+      var group = $("chatter-group");
+      if (group) { group.open = false; group.hidden = true; }
+      document.querySelectorAll("#chatter-composer textarea, #chatter-composer button").forEach(function (el) {
+        el.disabled = true;
+      });
+    }
   });
 
   document.addEventListener("htmx:wsConfigSend", function (evt) {
@@ -868,49 +890,84 @@
 })();
 
 /* ---------------------------------------------------------------------------------------
- * The member picker of the "New group" form (chatter/_picker.html). Without JavaScript the
- * form has a text field of usernames; once htmx is there, this block disables and hides it
- * and shows the picker: a combobox whose input asks chatter:user_search?picker=1 for
- * options (htmx, debounced in the template). Up/Down move through the options
- * (aria-activedescendant), Enter picks, Escape closes the list, Backspace in the empty input
- * removes the last person. Each person picked is a chip with a remove button and a hidden
- * input "usernames", which the form reads as it reads the text field. Its words come from
- * the picker's data-* attributes. A block of its own, independent of the code above.
+ * A group's panel (#chatter-group, chatter/_group_panel.html). The page renders it as it
+ * is then; once a group change has come over the socket (its frame replaces the header's
+ * member list, #chatter-members), the panel is stale, and the next time it is opened it is
+ * fetched afresh (chatter:group answers htmx with the panel alone; aria-busy meanwhile),
+ * so its member list and "Remove" buttons are as they are now. A block of its own,
+ * independent of the code above.
+ * ------------------------------------------------------------------------------------- */
+(function () {
+  "use strict";
+
+  function panel() { return document.getElementById("chatter-group"); }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    var p = panel();
+    if (p && target && target.id === "chatter-members") p.setAttribute("data-stale", "");
+  });
+
+  document.addEventListener("toggle", function (evt) {
+    var p = panel();
+    if (evt.target !== p || !p.open || !p.hasAttribute("data-stale") || !window.htmx) return;
+    var body = document.getElementById("chatter-group-body");
+    var url = p.getAttribute("data-url");
+    if (!body || !url) return;
+    p.removeAttribute("data-stale");
+    body.setAttribute("aria-busy", "true");
+    var done = function () { body.removeAttribute("aria-busy"); };
+    htmx.ajax("GET", url, { target: body, swap: "innerHTML" }).then(done, done);
+  }, true);
+})();
+
+/* ---------------------------------------------------------------------------------------
+ * The member pickers (chatter/_picker.html): the "New group" form's, and a group's "Add
+ * people" form's. Without JavaScript each form has a text field of usernames; once htmx is
+ * there, this block disables and hides it and shows the picker: a combobox whose input
+ * asks chatter:user_search?picker=... for options (htmx, debounced in the template).
+ * Up/Down move through the options (aria-activedescendant), Enter picks, Escape closes the
+ * list, Backspace in the empty input removes the last person. Each person picked is a chip
+ * with a remove button and a hidden input "usernames", which the form reads as it reads the
+ * text field. A page may have several pickers: each is the element .chatter-picker, and
+ * its parts have its id and a suffix (-input, -listbox, -chips, -status). Its words come
+ * from its data-* attributes. A block of its own, independent of the code above.
  * ------------------------------------------------------------------------------------- */
 (function () {
   "use strict";
 
   function $(id) { return document.getElementById(id); }
-  function picker() { return $("chatter-picker"); }
-  function input() { return $("chatter-picker-input"); }
-  function listbox() { return $("chatter-picker-listbox"); }
-  function chips() { return $("chatter-picker-chips"); }
-  function options() {
-    var l = listbox();
+  function part(p, name) { return p ? $(p.id + "-" + name) : null; }
+  function input(p) { return part(p, "input"); }
+  function listbox(p) { return part(p, "listbox"); }
+  function chips(p) { return part(p, "chips"); }
+  // The picker an element belongs to.
+  function pickerOf(el) { return el && el.closest ? el.closest(".chatter-picker") : null; }
+  function options(p) {
+    var l = listbox(p);
     return l ? Array.prototype.slice.call(l.querySelectorAll("[role='option']")) : [];
   }
-  function isOpen() { var l = listbox(); return !!l && !l.hidden; }
-  function words(name, person) {
-    var p = picker();
+  function isOpen(p) { var l = listbox(p); return !!l && !l.hidden; }
+  function words(p, name, person) {
     return ((p && p.getAttribute("data-" + name)) || "").replace("{name}", person);
   }
-  function say(text) {
-    var status = $("chatter-picker-status");
+  function say(p, text) {
+    var status = part(p, "status");
     if (status) status.textContent = text;
   }
 
   // The usernames picked so far, in order.
-  function chosen() {
-    var c = chips();
+  function chosen(p) {
+    var c = chips(p);
     if (!c) return [];
     return Array.prototype.map.call(c.querySelectorAll("input[name='usernames']"), function (i) {
       return i.value;
     });
   }
 
-  function activate(option) {
-    var box = input();
-    options().forEach(function (o) {
+  function activate(p, option) {
+    var box = input(p);
+    options(p).forEach(function (o) {
       o.classList.toggle("is-active", o === option);
       o.setAttribute("aria-selected", o === option ? "true" : "false");
     });
@@ -923,35 +980,35 @@
     }
   }
 
-  function open() {
-    var l = listbox();
-    var box = input();
-    if (!l || !box || !options().length) { close(); return; }
+  function open(p) {
+    var l = listbox(p);
+    var box = input(p);
+    if (!l || !box || !options(p).length) { close(p); return; }
     l.hidden = false;
     box.setAttribute("aria-expanded", "true");
   }
 
-  function close() {
-    var l = listbox();
-    var box = input();
-    activate(null);
+  function close(p) {
+    var l = listbox(p);
+    var box = input(p);
+    activate(p, null);
     if (l) l.hidden = true;
     if (box) box.setAttribute("aria-expanded", "false");
   }
 
-  function move(step) {
-    var list = options();
+  function move(p, step) {
+    var list = options(p);
     if (!list.length) return;
-    if (!isOpen()) open();
-    var at = list.indexOf(listbox().querySelector(".is-active"));
+    if (!isOpen(p)) open(p);
+    var at = list.indexOf(listbox(p).querySelector(".is-active"));
     var next = at < 0 ? (step > 0 ? 0 : list.length - 1) : (at + step + list.length) % list.length;
-    activate(list[next]);
+    activate(p, list[next]);
   }
 
   // A chip for a person: avatar (a copy of the option's), name, remove button, hidden input.
-  function addChip(username, name, avatar) {
-    var c = chips();
-    if (!c || !username || chosen().indexOf(username) >= 0) return false;
+  function addChip(p, username, name, avatar) {
+    var c = chips(p);
+    if (!c || !username || chosen(p).indexOf(username) >= 0) return false;
     var chip = document.createElement("li");
     chip.className = "chatter-chip";
     if (avatar) chip.appendChild(avatar.cloneNode(true));
@@ -962,7 +1019,7 @@
     var remove = document.createElement("button");
     remove.type = "button";
     remove.className = "chatter-chip-remove";
-    remove.setAttribute("aria-label", words("remove", name || username));
+    remove.setAttribute("aria-label", words(p, "remove", name || username));
     var cross = document.createElement("span");
     cross.setAttribute("aria-hidden", "true");
     cross.textContent = "\u00d7";
@@ -977,35 +1034,34 @@
     return true;
   }
 
-  function removeChip(chip) {
+  function removeChip(p, chip) {
     if (!chip) return;
     var label = chip.querySelector(".chatter-chip-name");
     chip.remove();
-    say(words("removed", label ? label.textContent : ""));
-    var box = input();
+    say(p, words(p, "removed", label ? label.textContent : ""));
+    var box = input(p);
     if (box) box.focus();
   }
 
-  function pick(option) {
+  function pick(p, option) {
     var name = option.getAttribute("data-name");
-    if (addChip(option.getAttribute("data-username"), name, option.querySelector(".chatter-avatar"))) {
-      say(words("added", name));
+    if (addChip(p, option.getAttribute("data-username"), name, option.querySelector(".chatter-avatar"))) {
+      say(p, words(p, "added", name));
     }
-    var box = input();
-    var l = listbox();
-    close();
+    var box = input(p);
+    var l = listbox(p);
+    close(p);
     if (l) l.textContent = "";
     if (box) { box.value = ""; box.focus(); }
   }
 
   // Replace the text field by the picker; people it already names (a form shown again
   // with an error) become chips.
-  function start() {
-    var p = picker();
-    if (!p || p.hasAttribute("data-ready") || !window.htmx) return;
+  function startOne(p) {
+    if (p.hasAttribute("data-ready") || !window.htmx) return;
     var field = $(p.getAttribute("data-field") || "");
     if (field) {
-      (field.value || "").split(/[\s,;]+/).forEach(function (username) { addChip(username, username, null); });
+      (field.value || "").split(/[\s,;]+/).forEach(function (username) { addChip(p, username, username, null); });
       field.disabled = true;
       var group = field.closest(".chatter-field");
       if (group) group.hidden = true;
@@ -1014,61 +1070,72 @@
     p.setAttribute("data-ready", "");
   }
 
+  function start() {
+    Array.prototype.forEach.call(document.querySelectorAll(".chatter-picker[id]"), startOne);
+  }
+
   document.addEventListener("keydown", function (evt) {
-    var box = input();
-    if (!box || evt.target !== box || evt.isComposing) return;
+    var box = evt.target;
+    var p = pickerOf(box);
+    if (!p || box !== input(p) || evt.isComposing) return;
     if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
       evt.preventDefault();
-      move(evt.key === "ArrowDown" ? 1 : -1);
+      move(p, evt.key === "ArrowDown" ? 1 : -1);
     } else if (evt.key === "Enter") {
-      var active = isOpen() && listbox().querySelector(".is-active");
-      if (active) { evt.preventDefault(); pick(active); }
+      var active = isOpen(p) && listbox(p).querySelector(".is-active");
+      if (active) { evt.preventDefault(); pick(p, active); }
       // A name typed but not picked would be lost: Enter submits only from an empty input.
       else if (box.value.trim()) evt.preventDefault();
     } else if (evt.key === "Escape") {
-      if (isOpen()) { evt.preventDefault(); close(); }
+      if (isOpen(p)) { evt.preventDefault(); close(p); }
     } else if (evt.key === "Backspace" && !box.value) {
-      var all = chips() ? chips().querySelectorAll(".chatter-chip") : [];
-      if (all.length) { evt.preventDefault(); removeChip(all[all.length - 1]); }
+      var all = chips(p) ? chips(p).querySelectorAll(".chatter-chip") : [];
+      if (all.length) { evt.preventDefault(); removeChip(p, all[all.length - 1]); }
     }
   });
 
   // New options: drop the people already picked, open the list, nothing active yet.
   document.addEventListener("htmx:afterSwap", function (evt) {
-    if (evt.detail.target !== listbox()) return;
-    var picked = chosen();
-    options().forEach(function (o) {
+    var p = pickerOf(evt.detail.target);
+    if (!p || evt.detail.target !== listbox(p)) return;
+    var picked = chosen(p);
+    options(p).forEach(function (o) {
       if (picked.indexOf(o.getAttribute("data-username")) >= 0) o.remove();
     });
-    var box = input();
-    if (box && document.activeElement === box && box.value.trim()) open();
-    else close();
-    activate(null);
+    var box = input(p);
+    if (box && document.activeElement === box && box.value.trim()) open(p);
+    else close(p);
+    activate(p, null);
   });
+
+  // A picker that arrives later (a group's panel, fetched when opened) starts too.
+  document.addEventListener("htmx:load", start);
 
   // Clicking an option must not take the focus from the input (that would close the list).
   document.addEventListener("mousedown", function (evt) {
-    if (evt.target.closest && evt.target.closest("#chatter-picker-listbox [role='option']")) {
+    if (evt.target.closest && evt.target.closest(".chatter-picker-listbox [role='option']")) {
       evt.preventDefault();
     }
   });
 
   document.addEventListener("click", function (evt) {
     if (!evt.target.closest) return;
-    var option = evt.target.closest("#chatter-picker-listbox [role='option']");
-    if (option) { pick(option); return; }
-    var remove = evt.target.closest("#chatter-picker .chatter-chip-remove");
-    if (remove) { removeChip(remove.closest(".chatter-chip")); return; }
-    if (evt.target.closest("#chatter-picker .chatter-picker-box")) {
-      var box = input();
+    var p = pickerOf(evt.target);
+    if (!p) return;
+    var option = evt.target.closest(".chatter-picker-listbox [role='option']");
+    if (option) { pick(p, option); return; }
+    var remove = evt.target.closest(".chatter-chip-remove");
+    if (remove) { removeChip(p, remove.closest(".chatter-chip")); return; }
+    if (evt.target.closest(".chatter-picker-box")) {
+      var box = input(p);
       if (box) box.focus();
     }
   });
 
   document.addEventListener("focusout", function (evt) {
-    var p = picker();
-    if (!p || evt.target !== input()) return;
-    if (!evt.relatedTarget || !p.contains(evt.relatedTarget)) close();
+    var p = pickerOf(evt.target);
+    if (!p || evt.target !== input(p)) return;
+    if (!evt.relatedTarget || !p.contains(evt.relatedTarget)) close(p);
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
