@@ -435,8 +435,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if str(self.user.pk) in event.get("members", ()):
                 self.enqueue(("room", event))
         elif kind == "chatter.logout":
+            # The sockets of one session (a logout), or all of the user's (deactivated).
             session = self.scope.get("session")
-            if session is not None and getattr(session, "session_key", None) == event["session"]:
+            key = getattr(session, "session_key", None) if session is not None else None
+            if not event["session"] or key == event["session"]:
                 await self.close(code=NOT_LOGGED_IN)
 
     def hub_resync(self) -> None:

@@ -175,6 +175,31 @@ def _is_member(room: Room, user: User) -> bool:
     return Membership.objects.filter(room=room, user_id=user.pk).exists()
 
 
+def _writer(room: Room, user: User) -> QuerySet[Membership]:
+    """``user``'s membership of ``room`` if they may write there: not in a room of two
+    whose other member blocks them (checked in the same statement)."""
+    from chatter import moderation  # moderation builds on this module
+
+    return Membership.objects.filter(room=room, user_id=user.pk).filter(
+        ~moderation.blocked_in(room, user.pk)
+    )
+
+
+def _not_writer(room: Room, user: User) -> MessageRefused:
+    """Why :func:`_writer` found nothing: blocked, or not a member (one query, refusals only)."""
+    from chatter import moderation
+
+    if _is_member(room, user):
+        return moderation.cannot_message()
+    return MessageRefused(_("You are not a member of this room."), code="not_member")
+
+
+def _check_writer(room: Room, user: User) -> None:
+    """Refuse a user who may not write in ``room`` (:func:`_writer`): one query."""
+    if not _writer(room, user).exists():
+        raise _not_writer(room, user)
+
+
 def _reloaded(message: Message) -> Message:
     """The message again, with everything its rendering shows."""
     return _one(Message.objects.filter(pk=message.pk))
@@ -207,8 +232,7 @@ def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Messag
     text = valid_text(text)
     with transaction.atomic():
         message = _locked(room, seq)
-        if not _is_member(room, user):
-            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        _check_writer(room, user)
         if message.sender_id != user.pk or message.is_system:
             raise MessageRefused(_("You can only edit your own messages."), code="forbidden")
         if message.is_deleted:
@@ -284,8 +308,7 @@ def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Me
     emoji = clean_emoji(emoji)
     with transaction.atomic():
         message = _locked(room, seq)
-        if not _is_member(room, user):
-            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        _check_writer(room, user)
         if message.is_deleted or message.is_system:
             raise MessageRefused(_("You cannot react to this message."), code="forbidden")
         _limited("react", user)
@@ -439,9 +462,10 @@ def send_message(
         with transaction.atomic():
             now = timezone.now()
             seq = _next_seq(room, now)
-            # The sender has read their own message; no row means no member: roll back.
-            if not Membership.objects.filter(room=room, user=author).update(last_read_seq=seq):
-                raise MessageRefused(_("You are not a member of this room."), code="not_member")
+            # The sender has read their own message; no row means no member (or, in a room
+            # of two, one the other blocks: moderation.blocked_in): roll back.
+            if not _writer(room, author).update(last_read_seq=seq):
+                raise _not_writer(room, author)
             message = Message.objects.create(
                 room=room, sender=author, text=text, client_id=cid, seq=seq, reply_to=answered
             )
