@@ -3,6 +3,7 @@
 Rooms and messages are created only through :mod:`chatter.rooms` (a room's member set is
 its identity, a message's number comes from its room), so the admin lists, searches and
 lets staff rename rooms and edit message text, but does not add either or change members.
+The report queue and the blocks are in :mod:`chatter.moderation_admin`.
 """
 
 from __future__ import annotations
@@ -131,3 +132,7 @@ class MessageAdmin(_MessageAdmin):
     def short_text(self, message: Message) -> str:
         """The first 60 characters of the text."""
         return Truncator(message.text).chars(60)
+
+
+# The report queue and the blocks: a module of their own.
+from chatter import moderation_admin  # noqa: E402, F401
