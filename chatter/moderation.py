@@ -226,13 +226,14 @@ def context_of(report: Report, span: int = CONTEXT_SPAN) -> list[Message]:
     )
 
 
+def all_reports() -> QuerySet[Report]:
+    """Every report, oldest first, with the users a listing names."""
+    return Report.objects.select_related("reporter", "author").order_by("created_at", "pk")
+
+
 def open_reports() -> QuerySet[Report]:
-    """Reports nobody resolved yet, oldest first, with what a listing shows."""
-    return (
-        Report.objects.filter(resolved_at__isnull=True)
-        .select_related("room", "reporter", "author")
-        .order_by("created_at", "pk")
-    )
+    """The reports nobody resolved yet, oldest first."""
+    return all_reports().filter(resolved_at__isnull=True)
 
 
 # -- what staff do with a report -------------------------------------------------------------

@@ -435,3 +435,52 @@ def test_queries_per_staff_action(reported: dict[str, Any]) -> None:
         # the reports' UPDATE.
         "delete_reported": 11,
     }
+
+
+# -- chatter_reports -----------------------------------------------------------------------
+
+
+def _command(*args: str) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("chatter_reports", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_chatter_reports_lists_open_reports(
+    reported: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    moderation.resolve(reported["second"], staff_with("mod", "chatter.change_report"))
+    with django_assert_max_num_queries(2):
+        lines = _command().splitlines()
+    assert lines[0].split("\t") == [
+        "id",
+        "reported",
+        "room",
+        "number",
+        "author",
+        "reporter",
+        "reason",
+        "status",
+        "text",
+    ]
+    assert len(lines) == 2
+    cells = lines[1].split("\t")
+    assert cells[2:] == [
+        str(reported["group"].pk),
+        "2",
+        "alice",
+        "bob",
+        "abuse",
+        "open",
+        "something rude",
+    ]
+    assert len(_command("--all").splitlines()) == 3
+
+
+def test_chatter_reports_when_there_are_none(alice: Any) -> None:
+    assert _command() == "No open reports.\n"
+    assert _command("--all") == "No reports.\n"
