@@ -227,7 +227,8 @@ def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Messag
 
     The old text is kept as a :class:`~chatter.models.Revision` (for moderators). The same
     text again changes nothing. Refused (nothing changed) for a message that is not the
-    user's, deleted, a system line, or older than ``CHATTER_EDIT_WINDOW``.
+    user's, deleted, a system line, or older than ``CHATTER_EDIT_WINDOW``, and in a room of
+    two whose other member blocks the user.
     """
     text = valid_text(text)
     with transaction.atomic():
@@ -303,7 +304,8 @@ def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Me
     (a toggle always changes something: the pair matches the other actions).
 
     At most ``CHATTER_MAX_REACTIONS`` different emoji per message; a member may always
-    add one already there. Not on deleted messages or system lines.
+    add one already there. Not on deleted messages or system lines, nor in a room of two
+    whose other member blocks the user.
     """
     emoji = clean_emoji(emoji)
     with transaction.atomic():
@@ -441,8 +443,10 @@ def send_message(
     The text is stripped and must be 1 to ``CHATTER_MESSAGE_MAX_LENGTH`` characters, not
     all of them invisible. A repeated ``client_id`` returns the message stored the first
     time, with ``created=False``. Raises :class:`MessageRefused` (nothing stored)
-    otherwise. The work is the same whatever the room's size: four statements in one
-    transaction, none per member. A resend (the same ``client_id``) is found by the unique
+    otherwise, also with code ``blocked`` in a room of two whose other member blocks the
+    author (:func:`chatter.moderation.blocked_in`, checked in the read-position UPDATE).
+    The work is the same whatever the room's size: four statements in one transaction,
+    none per member. A resend (the same ``client_id``) is found by the unique
     constraint, after the transaction rolled back; only a send over the rate limit looks
     for it first, so that a resend of a stored message is never refused.
     """
