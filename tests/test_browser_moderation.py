@@ -14,7 +14,7 @@ import pytest
 
 from tests import browser as b
 from tests import servers
-from tests.browser import ARTIFACTS, expect_connected, say
+from tests.browser import ARTIFACTS, SCREENSHOTS, expect_connected, say
 
 pytestmark = pytest.mark.browser
 
@@ -105,6 +105,8 @@ def test_bob_reports_alices_message_and_staff_see_it(site: dict[str, Any], pages
     expect(dialog.get_by_label("Spam")).to_be_focused()  # the first choice, by keyboard
     failing = [v for v in b.axe_violations(bob) if v["impact"] in b.AXE_FAILING]
     assert not failing, b.describe_violations(failing)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    bob.screenshot(path=str(SCREENSHOTS / "report-dialog.png"))
     dialog.get_by_label("Spam").check()
     dialog.get_by_label("Anything the moderators should know (optional)").fill("a bot")
     dialog.get_by_role("button", name="Send report").click()
@@ -151,6 +153,16 @@ def test_alice_blocks_bob_from_their_rooms_header(site: dict[str, Any], pages: A
     expect(live.locator(".chatter-msg-text")).to_be_hidden()
     expect(message(carol, "another word from bob").locator(".chatter-msg-text")).to_be_visible()
     expect(message(carol, "a word from bob").locator(".chatter-blocked-show")).to_have_count(0)
+    # The room list's preview of a last message of bob's is collapsed too, for alice only.
+    entry = f"#chatter-room-{team.replace('-', '')}"
+    expect(alice.locator(f"{entry} .chatter-room-preview")).to_be_hidden()
+    expect(alice.locator(f"{entry} .chatter-room-blocked")).to_have_text(
+        "Message from a blocked user"
+    )
+    expect(alice.locator(f"{entry} .chatter-room-blocked")).to_be_visible()
+    expect(carol.locator(f"{entry} .chatter-room-preview")).to_contain_text("another word")
+    expect(carol.locator(f"{entry} .chatter-room-blocked")).to_be_hidden()
+    alice.screenshot(path=str(SCREENSHOTS / "blocked-collapsed.png"))
     show.click()
     expect(collapsed.locator(".chatter-msg-text")).to_be_visible()
 
