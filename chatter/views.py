@@ -111,7 +111,7 @@ def _base_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "summaries": rooms.rooms_for(_requester(request)),
         "group_form": extra.pop("group_form", None) or GroupRoomForm(user=_requester(request)),
         # Whose messages this page collapses (the page's own style rules).
-        "blocked_ids": moderation.blocked_ids(_requester(request)),
+        "chatter_blocked_ids": moderation.blocked_ids(_requester(request)),
         **extra,
     }
 

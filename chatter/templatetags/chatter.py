@@ -191,8 +191,8 @@ def chatter_block_button(context: template.Context, user: AnyUser | None) -> dic
 
     A POST form to ``chatter:block`` / ``chatter:unblock`` that comes back to this page.
     Renders nothing for ``None``, an anonymous or unsaved user, an anonymous viewer, or the
-    viewer themself. Uses the page's ``blocked_ids`` when Chatter's own pages have them,
-    else asks the database (one query).
+    viewer themself. Uses the page's ``chatter_blocked_ids`` when Chatter's own pages have
+    them, else asks the database (one query).
     """
     request = context.get("request")
     viewer = _viewer(context)
@@ -206,7 +206,7 @@ def chatter_block_button(context: template.Context, user: AnyUser | None) -> dic
     data: dict[str, Any] = {"show": show, "target": user}
     if not show or viewer is None or user is None:
         return data
-    known = context.get("blocked_ids")
+    known = context.get("chatter_blocked_ids")
     data["blocked"] = user.pk in known if known is not None else moderation.is_blocked(viewer, user)
     data["username"] = user.get_username()
     if isinstance(request, HttpRequest):
