@@ -94,7 +94,9 @@ def _form(
     if _is_htmx(request):
         context = {"room": room, "message": message, "form": form, "error": error}
         return render(request, "chatter/_report_form.html", context, status=status)
-    return _page(request, room, message, status, report_form=form, error=error)
+    if moderation.report_refusal(message, _requester(request)) is not None:
+        return _page(request, room, message, status, error=error)  # no form to show it in
+    return _page(request, room, message, status, report_form=form, report_error=error)
 
 
 @refuse_unstorable_text

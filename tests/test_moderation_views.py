@@ -262,6 +262,18 @@ def test_report_without_javascript_on_the_message_page(chat: dict[str, Any], bob
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert Report.objects.count() == 1
+    # Twice: the page says it was reported (in place of the form).
+    response = client.post(report_url(chat["group"], 2), {"reason": "spam"})
+    assert response.status_code == 409
+    assert "You have reported this message." in response.content.decode()
+    # Another action's refusal is said once, not again in the report form.
+    response = client.post(reverse("chatter:delete", args=[chat["group"].id, 1]))
+    assert response.status_code == 403
+    assert response.content.decode().count("You can only delete your own messages.") == 1
+    # Without a form to put it in (one's own message), the refusal is the page's.
+    response = client.get(report_url(chat["group"], 3))
+    assert response.status_code == 403
+    assert "You cannot report your own message." in response.content.decode()
 
 
 def test_report_permission_matrix(
