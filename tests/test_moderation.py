@@ -303,6 +303,18 @@ def test_the_context_is_three_messages_each_side(alice: Any, bob: Any) -> None:
     assert [m.seq for m in moderation.context_of(edge)] == [7, 8, 9, 10]
 
 
+def test_queries_per_block_and_report(chat: dict[str, Any], alice: Any, bob: Any) -> None:
+    with CaptureQueriesContext(connection) as blocking:
+        moderation.block(bob, alice)
+    with CaptureQueriesContext(connection) as unblocking:
+        moderation.unblock(bob, alice)
+    with CaptureQueriesContext(connection) as reporting:
+        moderation.report_message(chat["group"], bob, chat["rude"].seq, "spam")
+    assert _counted(blocking) == 2  # is it there already, INSERT
+    assert _counted(unblocking) == 1  # DELETE
+    assert _counted(reporting) == 4  # the message, the membership, reported already, INSERT
+
+
 # -- the staff's actions -------------------------------------------------------------------
 
 
