@@ -6,6 +6,7 @@ them, lets staff edit message text, and changes a group (rename it, add and remo
 members) only through :mod:`chatter.groups`: each change is a system line in the room,
 announced to its open pages, made as the staff user (who needs the permissions
 ``chatter.change_room``, ``chatter.add_membership`` and ``chatter.delete_membership``).
+The report queue and the blocks are in :mod:`chatter.moderation_admin`.
 """
 
 from __future__ import annotations
@@ -298,3 +299,7 @@ class MessageAdmin(_MessageAdmin):
     def short_text(self, message: Message) -> str:
         """The first 60 characters of the text."""
         return Truncator(message.text).chars(60)
+
+
+# The report queue and the blocks: a module of their own.
+from chatter import moderation_admin  # noqa: E402, F401

@@ -299,8 +299,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CHATTER_FRAME_LIMITS": (
         lambda v: _frame_limits(v),
         gettext_noop(
-            'a dict of "resume", "read", "typing", "ping", "edit", "delete", "react" or '
-            '"group" to (count, seconds)'
+            'a dict of "resume", "read", "typing", "ping", "edit", "delete", "react", '
+            '"group", "block" or "report" to (count, seconds)'
         ),
     ),
     "CHATTER_MAX_SOCKETS_PER_USER": (

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
         "react": (20, 10),
         # Group changes (rename, add, remove, leave): pages and commands, not frames.
         "group": (10, 10),
+        # Blocking and unblocking people, and reporting messages (HTTP only).
+        "block": (10, 60),
+        "report": (5, 60),
     },
     # Most websockets one user may have open at once (0: no limit); one more is closed
     # with code 4429.

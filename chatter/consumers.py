@@ -448,8 +448,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif kind == "chatter.removed":
             await self.on_removed(event)
         elif kind == "chatter.logout":
+            # The sockets of one session (a logout), or all of the user's (deactivated).
             session = self.scope.get("session")
-            if session is not None and getattr(session, "session_key", None) == event["session"]:
+            key = getattr(session, "session_key", None) if session is not None else None
+            if not event["session"] or key == event["session"]:
                 await self.close(code=NOT_LOGGED_IN)
 
     async def on_removed(self, event: dict[str, Any]) -> None:

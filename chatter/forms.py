@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from chatter import conf
-from chatter.models import ROOM_NAME_MAX_LENGTH
+from chatter import conf, moderation
+from chatter.models import ROOM_NAME_MAX_LENGTH, Report
 from chatter.types import User
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -78,7 +78,15 @@ class GroupRoomForm(forms.Form):
                 % {"limit": limit},
                 code="too_many",
             )
-        return [self.user, *users_named(names)]
+        people = users_named(names)
+        blockers = moderation.blockers_among(self.user, people)
+        if blockers:
+            raise forms.ValidationError(
+                _("You cannot start a conversation with %(names)s.")
+                % {"names": ", ".join(u.get_username() for u in blockers)},
+                code="blocked",
+            )
+        return [self.user, *people]
 
 
 def users_named(names: list[str]) -> list[User]:
@@ -118,3 +126,23 @@ class AddMembersForm(forms.Form):
         if not names:
             raise forms.ValidationError(_("Add at least one person."), code="empty")
         return users_named(names)
+
+
+class ReportForm(forms.Form):
+    """Why a member reports a message: a reason, and optionally a few words for staff."""
+
+    reason = forms.ChoiceField(
+        label=_("Why are you reporting this message?"),
+        choices=Report.Reason.choices,
+        widget=forms.RadioSelect,
+    )
+    details = forms.CharField(
+        label=_("Anything the moderators should know (optional)"),
+        max_length=moderation.DETAILS_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "chatter-report-%s")
+        super().__init__(*args, **kwargs)

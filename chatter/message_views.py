@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from chatter import conf, live, messages
+from chatter import conf, live, messages, moderation
+from chatter.forms import ReportForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
 from chatter.views import _requester, _room_or_404
@@ -33,6 +34,8 @@ STATUS = {
     "deleted": 403,
     "too_old": 403,
     "rate_limited": 429,
+    "blocked": 403,
+    "already_reported": 409,
 }
 
 
@@ -58,6 +61,10 @@ def _page(
         "reactions": messages.DEFAULT_REACTIONS,
         **extra,
     }
+    context["can_report"] = moderation.report_refusal(message, user) is None
+    if context["can_report"]:
+        context["reported"] = moderation.has_reported(message, user)
+        context.setdefault("report_form", ReportForm())
     return render(request, "chatter/message.html", context, status=status)
 
 

@@ -179,6 +179,31 @@ def _is_member(room: Room, user: User) -> bool:
     return Membership.objects.filter(room=room, user_id=user.pk).exists()
 
 
+def _writer(room: Room, user: User) -> QuerySet[Membership]:
+    """``user``'s membership of ``room`` if they may write there: not in a room of two
+    whose other member blocks them (checked in the same statement)."""
+    from chatter import moderation  # moderation builds on this module
+
+    return Membership.objects.filter(room=room, user_id=user.pk).filter(
+        ~moderation.blocked_in(room, user.pk)
+    )
+
+
+def _not_writer(room: Room, user: User) -> MessageRefused:
+    """Why :func:`_writer` found nothing: blocked, or not a member (one query, refusals only)."""
+    from chatter import moderation
+
+    if _is_member(room, user):
+        return moderation.cannot_message()
+    return MessageRefused(_("You are not a member of this room."), code="not_member")
+
+
+def _check_writer(room: Room, user: User) -> None:
+    """Refuse a user who may not write in ``room`` (:func:`_writer`): one query."""
+    if not _writer(room, user).exists():
+        raise _not_writer(room, user)
+
+
 def _reloaded(message: Message) -> Message:
     """The message again, with everything its rendering shows."""
     return _one(Message.objects.filter(pk=message.pk))
@@ -206,13 +231,13 @@ def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Messag
 
     The old text is kept as a :class:`~chatter.models.Revision` (for moderators). The same
     text again changes nothing. Refused (nothing changed) for a message that is not the
-    user's, deleted, a system line, or older than ``CHATTER_EDIT_WINDOW``.
+    user's, deleted, a system line, or older than ``CHATTER_EDIT_WINDOW``, and in a room of
+    two whose other member blocks the user.
     """
     text = valid_text(text)
     with transaction.atomic():
         message = _locked(room, seq)
-        if not _is_member(room, user):
-            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        _check_writer(room, user)
         if message.sender_id != user.pk or message.is_system:
             raise MessageRefused(_("You can only edit your own messages."), code="forbidden")
         if message.is_deleted:
@@ -301,13 +326,13 @@ def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Me
     (a toggle always changes something: the pair matches the other actions).
 
     At most ``CHATTER_MAX_REACTIONS`` different emoji per message; a member may always
-    add one already there. Not on deleted messages or system lines.
+    add one already there. Not on deleted messages or system lines, nor in a room of two
+    whose other member blocks the user.
     """
     emoji = clean_emoji(emoji)
     with transaction.atomic():
         message = _locked(room, seq)
-        if not _is_member(room, user):
-            raise MessageRefused(_("You are not a member of this room."), code="not_member")
+        _check_writer(room, user)
         if message.is_deleted or message.is_system:
             raise MessageRefused(_("You cannot react to this message."), code="forbidden")
         _limited("react", user)
@@ -440,10 +465,12 @@ def send_message(
     The text is stripped and must be 1 to ``CHATTER_MESSAGE_MAX_LENGTH`` characters, not
     all of them invisible. A repeated ``client_id`` returns the message stored the first
     time, with ``created=False``. Raises :class:`MessageRefused` (nothing stored)
-    otherwise. The work is the same whatever the room's size: four statements in one
-    transaction, none per member; a text with "@" takes one query before it (the members
-    it names, :mod:`chatter.mentions`) and, when it mentions someone, one bulk insert in
-    it. A resend (the same ``client_id``) is found by the unique constraint, after the
+    otherwise, also with code ``blocked`` in a room of two whose other member blocks the
+    author (:func:`chatter.moderation.blocked_in`, checked in the read-position UPDATE).
+    The work is the same whatever the room's size: four statements in one transaction,
+    none per member; a text with "@" takes one query before it (the members it names,
+    :mod:`chatter.mentions`) and, when it mentions someone, one bulk insert in it. A
+    resend (the same ``client_id``) is found by the unique constraint, after the
     transaction rolled back; only a send over the rate limit looks for it first, so that a
     resend of a stored message is never refused.
     """
@@ -486,11 +513,14 @@ def _append(room: Room, sender: User | None, member_only: bool = False, **fields
     """
     now = timezone.now()
     seq = _next_seq(room, now)
-    read = sender is not None and bool(
+    if member_only:
+        # A writer: a member, and in a room of two not one the other blocks (checked in
+        # this same statement, moderation.blocked_in); else roll back.
+        assert sender is not None
+        if not _writer(room, sender).update(last_read_seq=seq):
+            raise _not_writer(room, sender)
+    elif sender is not None:
         Membership.objects.filter(room=room, user_id=sender.pk).update(last_read_seq=seq)
-    )
-    if member_only and not read:
-        raise MessageRefused(_("You are not a member of this room."), code="not_member")
     message = Message.objects.create(room=room, sender=sender, seq=seq, **fields)
     Room.objects.filter(pk=room.pk).update(last_message=message)
     room.last_seq, room.updated_at, room.last_message = seq, now, message

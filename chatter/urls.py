@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import group_views, mention_views, message_views, views
+from chatter import group_views, mention_views, message_views, moderation_views, views
 
 app_name = "chatter"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("new/", views.create_group, name="create_group"),
     path("users/", views.user_search, name="user_search"),
     path("with/<str:username>/", views.chat_with, name="chat_with"),
+    path("blocked/", moderation_views.blocked, name="blocked"),
+    path("block/<str:username>/", moderation_views.block, name="block"),
+    path("unblock/<str:username>/", moderation_views.unblock, name="unblock"),
     path("<uuid:room_id>/", views.chatroom, name="chatroom"),
     path("<uuid:room_id>/history/", views.history, name="history"),
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
@@ -25,4 +28,5 @@ urlpatterns = [
     path("<uuid:room_id>/m/<int:seq>/edit/", message_views.edit, name="edit"),
     path("<uuid:room_id>/m/<int:seq>/delete/", message_views.delete, name="delete"),
     path("<uuid:room_id>/m/<int:seq>/react/", message_views.react, name="react"),
+    path("<uuid:room_id>/m/<int:seq>/report/", moderation_views.report, name="report"),
 ]

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatter import conf, groups, live, messages, rooms
+from chatter import conf, groups, live, messages, moderation, rooms
 from chatter.forms import ADD_MEMBERS_ID, AddMembersForm, GroupRoomForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
@@ -113,6 +113,8 @@ def _base_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "base_template": conf.get("CHATTER_BASE_TEMPLATE"),
         "summaries": rooms.rooms_for(_requester(request)),
         "group_form": extra.pop("group_form", None) or GroupRoomForm(user=_requester(request)),
+        # Whose messages this page collapses (the page's own style rules).
+        "chatter_blocked_ids": moderation.blocked_ids(_requester(request)),
         **extra,
     }
 
@@ -187,18 +189,32 @@ def chat_with(request: HttpRequest, username: str) -> HttpResponse:
 
     A GET redirects to the room if it exists, else shows a page with a button that POSTs
     here; a link or an image on any page can therefore not make a visitor create rooms.
-    The requester's own username is their notes room.
+    The requester's own username is their notes room. Someone who blocks the requester
+    cannot be messaged this way (403, nothing created); a room they already share opens.
     """
     other = _user_or_404(username)
     me = _requester(request)
     people = [me, other]
     if request.method == "POST":
+        if moderation.is_blocked(other, me):
+            return _cannot_message(request, other, username)
         return redirect("chatter:chatroom", room_id=rooms.create_room(people))
     room_id = rooms.find_room(people)
     if room_id is not None:
         return redirect("chatter:chatroom", room_id=room_id)
+    if moderation.is_blocked(other, me):
+        return _cannot_message(request, other, username)
     context = _base_context(request, other=other, username=username, notes=other.pk == me.pk)
     return render(request, "chatter/chat_with.html", context)
+
+
+def _cannot_message(request: HttpRequest, other: User, username: str) -> HttpResponse:
+    """The page of a conversation that cannot be started: the other person blocks the
+    requester (said as for any refusal, not as "blocked")."""
+    context = _base_context(
+        request, other=other, username=username, error=moderation.CANNOT_MESSAGE
+    )
+    return render(request, "chatter/chat_with.html", context, status=403)
 
 
 def _room_context(
@@ -238,6 +254,8 @@ def _room_context(
         items=_items(page.messages, first_day=not page.has_more),
         members=people,
         title=rooms.room_title(room, others),
+        # The other person of a room of two: the header offers to block them.
+        peer=others[0] if len(others) == 1 else None,
         seen=seen,
         client_id=uuid.uuid4(),
         active_id=room.id,
@@ -350,7 +368,8 @@ def send(request: HtmxHttpRequest, room_id: uuid.UUID) -> HttpResponse:
             room, _requester(request), text, request.POST.get("client_id"), _reply_to(request)
         )
     except messages.MessageRefused as exc:
-        return _refused(request, room, text, str(exc))
+        status = 403 if exc.code == "blocked" else 400
+        return _refused(request, room, text, str(exc), status)
     if created:
         live.announce_message(message)
     if not request.htmx:
@@ -369,11 +388,13 @@ def _reply_to(request: HttpRequest) -> int | None:
     return None
 
 
-def _refused(request: HtmxHttpRequest, room: Room, text: str, error: str) -> HttpResponse:
+def _refused(
+    request: HtmxHttpRequest, room: Room, text: str, error: str, status: int = 400
+) -> HttpResponse:
     """A refused message: the composer with the error and the typed text kept."""
     if request.htmx:
         # htmx does not swap 4xx answers by default, so the error composer comes as a 200.
         context = {"room": room, "client_id": uuid.uuid4(), "error": error, "text": text}
         return render(request, "chatter/_composer.html", context)
     context = _room_context(request, room, error=error, text=text)
-    return render(request, "chatter/room.html", context, status=400)
+    return render(request, "chatter/room.html", context, status=status)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from chatter import messages, rooms
 from chatter.inputs import has_unstorable_text, is_storable
-from chatter.models import Membership, Message, Room
+from chatter.models import Block, Membership, Message, Report, Room
 
 EXAMPLES = int(os.environ.get("CHATTER_HYPOTHESIS_EXAMPLES", "1000"))
 
@@ -108,7 +108,19 @@ VALUES = st.one_of(
     st.text(CHARS, max_size=40),
     st.binary(max_size=40),  # raw bytes: invalid UTF-8 too
 )
-FIELDS = ["q", "before", "day", "name", "usernames", "text", "client_id", "csrfmiddlewaretoken"]
+FIELDS = [
+    "q",
+    "before",
+    "day",
+    "name",
+    "usernames",
+    "text",
+    "client_id",
+    "csrfmiddlewaretoken",
+    "reason",
+    "details",
+    "next",
+]
 FORM = st.lists(
     st.tuples(st.one_of(st.sampled_from(FIELDS), st.text(CHARS, max_size=10)), VALUES),
     max_size=6,
@@ -122,6 +134,11 @@ ROUTES = [
     "/chat/{room_segment}/history/",
     "/chat/{room_segment}/item/",
     "/chat/{room_segment}/send/",
+    "/chat/{room_segment}/m/{segment}/report/",
+    "/chat/{room_segment}/m/1/report/",
+    "/chat/block/{segment}/",
+    "/chat/unblock/{segment}/",
+    "/chat/blocked/",
     "/chat/{segment}",  # no route: the resolver's 404
 ]
 REQUESTS = st.fixed_dictionaries(
@@ -163,8 +180,14 @@ def _path(request: dict[str, Any], room: Room) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _counts() -> tuple[int, int, int]:
-    return Room.objects.count(), Membership.objects.count(), Message.objects.count()
+def _counts() -> tuple[int, ...]:
+    return (
+        Room.objects.count(),
+        Membership.objects.count(),
+        Message.objects.count(),
+        Block.objects.count(),
+        Report.objects.count(),
+    )
 
 
 def _assert_rooms_whole() -> None:

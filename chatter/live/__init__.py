@@ -38,6 +38,7 @@ __all__ = [
     "Event",
     "Hub",
     "announce_change",
+    "announce_deactivated",
     "announce_logout",
     "announce_message",
     "announce_read",
@@ -150,7 +151,7 @@ def typing_event(room_id: RoomId, user: User, schema_name: str = "") -> Event:
 
 
 def logout_event(user_id: UserId, session_key: str, schema_name: str = "") -> Event:
-    """Close the sockets opened with this session."""
+    """Close the sockets opened with this session (an empty key: every socket of the user)."""
     group = tenancy.user_group(schema_name, user_id)
     return _event(group, "chatter.logout", session=session_key)
 
@@ -280,6 +281,11 @@ def announce_logout(user_id: UserId, session_key: str | None) -> None:
     """From sync code: close the sockets that were opened with this session."""
     if session_key:
         announce([logout_event(user_id, session_key, tenancy.current_schema())])
+
+
+def announce_deactivated(user_id: UserId) -> None:
+    """From sync code: close every socket of this user (their account was deactivated)."""
+    announce([logout_event(user_id, "", tenancy.current_schema())])
 
 
 # -- paced announcements from sockets (in the server's event loop) ------------------------

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
-from chatter import avatars, formatting, mention_text, rooms
+from chatter import avatars, formatting, mention_text, moderation, rooms
 from chatter.models import Room
 from chatter.types import AnyUser, User
 
@@ -203,6 +203,48 @@ def chatter_message_button(context: template.Context, user: AnyUser | None) -> d
         # Also where the page was rendered without a RequestContext.
         data["csrf_token"] = get_token(request)
     return data
+
+
+@register.inclusion_tag("chatter/block_button.html", takes_context=True)
+def chatter_block_button(context: template.Context, user: AnyUser | None) -> dict[str, Any]:
+    """A "Block" button for ``user`` (or "Unblock" if the viewer blocks them already).
+
+    A POST form to ``chatter:block`` / ``chatter:unblock`` that comes back to this page.
+    Renders nothing for ``None``, an anonymous or unsaved user, an anonymous viewer, or the
+    viewer themself. Uses the page's ``chatter_blocked_ids`` when Chatter's own pages have
+    them, else asks the database (one query).
+    """
+    request = context.get("request")
+    viewer = _viewer(context)
+    show = bool(
+        viewer is not None
+        and user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "pk", None) is not None
+        and viewer.pk != user.pk
+    )
+    data: dict[str, Any] = {"show": show, "target": user}
+    if not show or viewer is None or user is None:
+        return data
+    known = context.get("chatter_blocked_ids")
+    data["blocked"] = user.pk in known if known is not None else moderation.is_blocked(viewer, user)
+    data["username"] = user.get_username()
+    if isinstance(request, HttpRequest):
+        data["csrf_token"] = get_token(request)
+        data["next"] = request.get_full_path()
+    return data
+
+
+_CSS_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
+
+
+@register.filter
+def chatter_css(value: object) -> str:
+    """``value`` as the inside of a CSS string: every character but ASCII letters, digits
+    and spaces written as a hex escape (``\\2014 ``). What it returns has no quote, angle
+    bracket or ampersand, so neither HTML escaping nor the end of a ``<style>`` can
+    change it."""
+    return "".join(c if c in _CSS_SAFE else f"\\{ord(c):x} " for c in str(value))
 
 
 @register.simple_tag(takes_context=True)

@@ -129,6 +129,22 @@
     return Math.max(contiguous, base);
   }
 
+  // A message of someone this page's user blocks: the page's style rules hide its text;
+  // a button shows it (chatter/_blocked_style.html words it without JavaScript).
+  function collapse(el) {
+    var r = $("chatter-room");
+    var sender = el.getAttribute("data-sender");
+    if (!r || !sender || el.classList.contains("is-shown") || el.querySelector(".chatter-blocked-show")) return;
+    if ((r.getAttribute("data-blocked") || "").indexOf(" " + sender + " ") < 0) return;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "chatter-blocked-show";
+    button.setAttribute("data-action", "show-blocked");
+    button.textContent = word("blocked-show");
+    el.appendChild(button);
+    el.classList.add("has-show");
+  }
+
   function highest() {
     var items = messages();
     return items.length ? seqOf(items[items.length - 1]) : 0;
@@ -188,6 +204,7 @@
         when - prevWhen < 5 * 60 * 1000;
       el.classList.toggle("chatter-msg--cont", !!cont);
       el.classList.toggle("chatter-msg--mine", el.getAttribute("data-sender") === me());
+      collapse(el);
       prev = el;
     });
     l.querySelectorAll(":scope > .chatter-day").forEach(function (d) {
@@ -294,6 +311,7 @@
     if ((item.getAttribute("data-mentions") || "").indexOf(" " + me() + " ") >= 0) {
       li.setAttribute("data-mention-count", String(num(li, "data-mention-count") + 1));
     }
+    li.setAttribute("data-last-sender", item.getAttribute("data-system") ? "" : item.getAttribute("data-sender") || "");
     if (item.getAttribute("data-sender") === me()) li.setAttribute("data-read-seq", String(seq));
     var title = item.getAttribute("data-title"); // a group renamed by this message
     var shownTitle = li.querySelector(".chatter-room-title");
@@ -481,6 +499,8 @@
     var moderator = room() && room().getAttribute("data-moderator") === "1";
     menu.querySelectorAll("[data-only]").forEach(function (item) {
       var only = item.getAttribute("data-only");
+      // "own": the user's editable messages; "delete": theirs, or any for a moderator;
+      // "others": someone else's (Report).
       var keep = only === "own" ? mine && editable(el) : only === "delete" ? mine || moderator : !mine;
       if (!keep) item.remove();
     });
@@ -557,6 +577,50 @@
     return true;
   }
 
+  function showBlocked(el) {
+    if (!el) return;
+    el.classList.add("is-shown");
+    var button = el.querySelector(".chatter-blocked-show");
+    if (button) button.remove();
+  }
+
+  // Report a message: the form comes from the server into a dialog and is posted from
+  // there; the answer (thanks, or the form with what was wrong) replaces it. Where that
+  // fails, the message's own page has the same form.
+  function reportDialog() { return $("chatter-report-dialog"); }
+  function showInDialog(html) {
+    var dialog = reportDialog();
+    dialog.innerHTML = html;
+    dialog.querySelectorAll("[data-action='close-dialog']").forEach(function (b) { b.hidden = false; });
+    if (!dialog.open) dialog.showModal();
+    var first = dialog.querySelector("input, textarea, button");
+    if (first) first.focus();
+  }
+  function openReport(el) {
+    var r = room();
+    if (!el || !r || !reportDialog()) return;
+    var url = r.getAttribute("data-report-url").replace("/0/", "/" + seqOf(el) + "/");
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(showInDialog)
+      .catch(function () { window.location.href = url; });
+  }
+  function sendReport(form) {
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+    })
+      .then(function (response) { return response.text(); })
+      .then(showInDialog)
+      .catch(function () { form.submit(); });
+  }
+  function closeReport() {
+    var dialog = reportDialog();
+    if (dialog && dialog.open) dialog.close();
+  }
+
   // Show a quoted message: scroll to it if the page has it, else load the messages between
   // it and the oldest shown (keyset, bounded by the server), else open the page around it.
   function jumpTo(link) {
@@ -598,6 +662,9 @@
     var action = t.getAttribute("data-action");
     var el = article(t);
     if (t.classList.contains("chatter-quote") && !action) { evt.preventDefault(); jumpTo(t); return; }
+    if (action === "show-blocked") { evt.preventDefault(); showBlocked(el); return; }
+    if (action === "report") { evt.preventDefault(); closeMenus(); openReport(el); return; }
+    if (action === "close-dialog") { evt.preventDefault(); closeReport(); return; }
     if (action === "page" || !socket && action !== "menu" && action !== "cancel-edit") return; // plain links
     if (action === "menu") { evt.preventDefault(); openMenu(t); return; }
     if (action === "cancel-edit") { evt.preventDefault(); stopEdit(t.closest("form")); return; }
@@ -612,7 +679,10 @@
 
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
-    if (form.classList && form.classList.contains("chatter-edit-form") && saveEdit(form)) {
+    if (form.classList && form.classList.contains("chatter-report-form") && form.closest("dialog")) {
+      evt.preventDefault();
+      sendReport(form);
+    } else if (form.classList && form.classList.contains("chatter-edit-form") && saveEdit(form)) {
       evt.preventDefault();
       stopEdit(form);
     } else if (form.classList && form.classList.contains("chatter-menu-emoji-form")) {
