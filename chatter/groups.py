@@ -42,7 +42,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from chatter import conf, limits, rooms
+from chatter import conf, limits, moderation, rooms
 from chatter.messages import MessageRefused, _append
 from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Message, Room
 from chatter.types import AnyUser, RoomId, User, UserId
@@ -123,6 +123,12 @@ def add_members(room: Room, actor: User, users: Iterable[User]) -> Message:
             locked, count, present = _state(
                 room, actor, "chatter.add_membership", [u.pk for u in people]
             )
+            blockers = moderation.blockers_among(actor, people)
+            if blockers:
+                raise GroupRefused(
+                    _("%(name)s cannot be added.") % {"name": _names(blockers)},
+                    code="blocked",
+                )
             already = [u for u in people if u.pk in present]
             if already:
                 raise GroupRefused(

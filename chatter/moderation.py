@@ -286,26 +286,32 @@ def delete_reported(report: Report, staff: User) -> Message | None:
 
 
 def remove_author(report: Report, staff: User) -> bool:
-    """Take the author out of the report's room (``chatter.delete_membership``), resolve.
+    """Take the author out of the report's group (``chatter.delete_membership``), resolve.
 
-    Only from a group (a room of more than two): a one-to-one room is its two people.
-    Their open page of the room stops being able to send at once; it is closed when it
-    next connects (telling the room live comes with group management). False if the
-    author was not (or no longer) a member.
+    A group change like any other (:func:`chatter.groups.remove_members`, made by the
+    staff user): a system line in the room, announced; the author's open pages of the
+    room are closed and the room leaves their lists. Only from a group: a one-to-one
+    room is its two people. False if the author was not (or no longer) a member.
     """
+    from chatter import groups
+    from chatter.live.members import announce_group
+
     _require(staff, "chatter.delete_membership")
-    if report.author_id is None:
-        removed = 0
-    else:
-        if Membership.objects.filter(room_id=report.room_id).count() <= 2:
-            raise ModerationRefused(
-                _("Only a group can lose a member; block or deactivate instead."), "forbidden"
-            )
-        removed, _rows = Membership.objects.filter(
-            room_id=report.room_id, user_id=report.author_id
-        ).delete()
+    author = None
+    if report.author_id is not None:
+        author = get_user_model()._default_manager.filter(pk=report.author_id).first()
+    removed = False
+    if author is not None:
+        try:
+            line = groups.remove_members(report.room, staff, [author])
+        except groups.GroupRefused as exc:
+            if exc.code != "not_in_group":
+                raise ModerationRefused(str(exc), exc.code) from None
+        else:
+            announce_group(line)
+            removed = True
     _resolve_all(report, staff)
-    return bool(removed)
+    return removed
 
 
 def deactivate_author(report: Report, staff: User) -> bool:

@@ -419,3 +419,13 @@ def test_concurrent_changes_keep_the_limit_and_gapless_numbers(settings: Any) ->
     assert list(Message.objects.filter(room_id=room_id).values_list("seq", flat=True)) == list(
         range(1, 42)
     )
+
+
+def test_someone_who_blocks_the_adder_cannot_be_added(group: Room, people: dict[str, Any]) -> None:
+    from chatter import moderation
+
+    moderation.block(people["dave"], people["bob"])
+    error = refused("blocked", groups.add_members, group, people["bob"], [people["dave"]])
+    assert "blocked" not in str(error)  # the adder is not told why
+    groups.add_members(group, people["alice"], [people["dave"]])  # alice is not blocked
+    assert "dave" in member_names(group)

@@ -442,7 +442,9 @@ def test_queries_per_staff_action(reported: dict[str, Any]) -> None:
     assert counts == {
         "resolve": 1,  # the UPDATE
         "deactivate_author": 2,  # the user's UPDATE, the reports' UPDATE
-        "remove_author": 3,  # the member count, the DELETE, the reports' UPDATE
+        # the author, the group change (lock, members, count, limit, the line, the DELETE,
+        # the new key: chatter.groups) and the reports' UPDATE
+        "remove_author": 13,
         # The room, messages.delete_message (9 with the message reloaded for its frame),
         # the reports' UPDATE.
         "delete_reported": 11,
@@ -496,3 +498,18 @@ def test_chatter_reports_lists_open_reports(
 def test_chatter_reports_when_there_are_none(alice: Any) -> None:
     assert _command() == "No open reports.\n"
     assert _command("--all") == "No reports.\n"
+
+
+def test_remove_author_is_a_group_change_like_any_other(
+    reported: dict[str, Any], alice: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A system line in the room, announced (her pages close, the room leaves her list)."""
+    from chatter.templatetags.chatter import chatter_system_line
+
+    moderator = staff_with("mod", "chatter.delete_membership")
+    with django_capture_on_commit_callbacks() as announced:
+        assert moderation.remove_author(reported["report"], moderator) is True
+    line = Message.objects.filter(room=reported["group"], kind="system").get()
+    assert chatter_system_line(line) == f"mod removed {alice.get_full_name()}"
+    assert len(announced) == 1
+    assert moderation.remove_author(reported["report"], moderator) is False
