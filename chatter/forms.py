@@ -8,9 +8,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from chatter import conf, moderation
+from chatter import conf, groups, moderation
 from chatter.models import ROOM_NAME_MAX_LENGTH, Report
 from chatter.types import User
 
@@ -69,15 +68,7 @@ class GroupRoomForm(forms.Form):
             raise forms.ValidationError(_("Add at least one other person."), code="empty")
         limit = conf.get("CHATTER_MAX_ROOM_MEMBERS")
         if len(names) + 1 > limit:
-            raise forms.ValidationError(
-                ngettext(
-                    "A group can have at most %(limit)d member.",
-                    "A group can have at most %(limit)d members.",
-                    limit,
-                )
-                % {"limit": limit},
-                code="too_many",
-            )
+            raise forms.ValidationError(groups.too_many_members(limit), code="too_many")
         people = users_named(names)
         blockers = moderation.blockers_among(self.user, people)
         if blockers:

@@ -42,8 +42,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from chatter import conf, limits, moderation, rooms
-from chatter.messages import MessageRefused, _append
+from chatter import conf, moderation, rooms
+from chatter.messages import MessageRefused, _append, limited
 from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Message, Room
 from chatter.types import AnyUser, RoomId, User, UserId
 
@@ -142,15 +142,7 @@ def add_members(room: Room, actor: User, users: Iterable[User]) -> Message:
                 )
             limit = conf.get("CHATTER_MAX_ROOM_MEMBERS")
             if count + len(people) > limit:
-                raise GroupRefused(
-                    ngettext(
-                        "A group can have at most %(limit)d member.",
-                        "A group can have at most %(limit)d members.",
-                        limit,
-                    )
-                    % {"limit": limit},
-                    code="too_many",
-                )
+                raise GroupRefused(too_many_members(limit), code="too_many")
             _limited(actor)
             line = _line(locked, actor, {"action": "added", "users": _listed(people)})
             Membership.objects.bulk_create(
@@ -228,6 +220,15 @@ def leave_group(room: Room, actor: User) -> Message:
 # -- helpers -------------------------------------------------------------------------------
 
 
+def too_many_members(limit: int) -> str:
+    """The refusal of a group past ``CHATTER_MAX_ROOM_MEMBERS`` (here and in the form)."""
+    return ngettext(
+        "A group can have at most %(limit)d member.",
+        "A group can have at most %(limit)d members.",
+        limit,
+    ) % {"limit": limit}
+
+
 def clean_name(name: object) -> str:
     """A group's new name: stripped, 1 to 100 characters, or :class:`GroupRefused`."""
     if not isinstance(name, str):
@@ -290,11 +291,7 @@ def _state(
 
 
 def _limited(actor: User) -> None:
-    if not limits.hit("group", actor.pk):
-        raise GroupRefused(
-            _("You are doing that too often. Wait a few seconds and try again."),
-            code="rate_limited",
-        )
+    limited("group", actor, GroupRefused)
 
 
 def _line(room: Room, actor: User, data: dict[str, Any]) -> Message:

@@ -157,9 +157,11 @@ def _next_change(room: Room) -> int:
     return int(row[0])
 
 
-def _limited(kind: str, user: User) -> None:
+def limited(kind: str, user: AnyUser, refusal: type[MessageRefused] = MessageRefused) -> None:
+    """Count one ``kind`` action of ``user`` (``CHATTER_FRAME_LIMITS``); over the limit,
+    ``refusal`` (a :class:`MessageRefused`) says so. Shared by every domain module."""
     if not limits.hit(kind, user.pk):
-        raise MessageRefused(
+        raise refusal(
             _("You are doing that too often. Wait a few seconds and try again."),
             code="rate_limited",
         )
@@ -247,7 +249,7 @@ def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Messag
         text, mentioned = mentions.resolve(room, text)
         if message.text == text:
             return _reloaded(message), False
-        _limited("edit", user)
+        limited("edit", user)
         change = _next_change(room)
         Revision.objects.create(message=message, text=message.text)
         mentions.replace(message, message.text, mentioned)
@@ -288,7 +290,7 @@ def delete_message(room: Room, user: User, seq: int) -> tuple[Message, bool]:
             return _reloaded(message), False
         if not can_delete(message, user):
             raise MessageRefused(_("You can only delete your own messages."), code="forbidden")
-        _limited("delete", user)
+        limited("delete", user)
         change = _next_change(room)
         Revision.objects.filter(message=message).delete()
         Reaction.objects.filter(message=message).delete()
@@ -335,7 +337,7 @@ def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Me
         _check_writer(room, user)
         if message.is_deleted or message.is_system:
             raise MessageRefused(_("You cannot react to this message."), code="forbidden")
-        _limited("react", user)
+        limited("react", user)
         mine = Reaction.objects.filter(message=message, user_id=user.pk, emoji=emoji)
         added = not mine.exists()
         if added:

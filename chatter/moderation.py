@@ -26,8 +26,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chatter import limits
-from chatter.messages import MessageRefused, clean_text
+from chatter.messages import MessageRefused, clean_text, limited
 from chatter.models import Block, Membership, Message, Report, Room
 from chatter.types import AnyUser, User, UserId
 
@@ -42,11 +41,7 @@ class ModerationRefused(MessageRefused):
 
 
 def _limited(kind: str, user: AnyUser) -> None:
-    if not limits.hit(kind, user.pk):
-        raise ModerationRefused(
-            _("You are doing that too often. Wait a few seconds and try again."),
-            code="rate_limited",
-        )
+    limited(kind, user, ModerationRefused)
 
 
 # -- blocks --------------------------------------------------------------------------------
