@@ -19,7 +19,7 @@ import pytest
 
 from tests import browser as b
 from tests import servers
-from tests.browser import ARTIFACTS, expect_connected
+from tests.browser import ARTIFACTS, SCREENSHOTS, expect_connected, say
 
 pytestmark = pytest.mark.browser
 
@@ -113,6 +113,11 @@ def test_add_and_remove_a_member_live(site: dict[str, Any], pages: Any) -> None:
     expect_connected(bob)
     expect(bob.locator("#chatter-members")).not_to_contain_text("Carol")
     expect(entry(carol_list, room)).to_have_count(0)
+    # A few words first, for the documentation's screenshots.
+    say(alice, "Who else should come along?")
+    expect(bob.locator(".chatter-msg", has_text="Who else")).to_be_visible(timeout=60_000)
+    say(bob, "Carol! She knows the way.")
+    expect(alice.locator(".chatter-msg", has_text="She knows")).to_be_visible(timeout=60_000)
 
     # alice adds carol with the panel's picker: type, click the option, add.
     panel = open_panel(alice)
@@ -123,6 +128,8 @@ def test_add_and_remove_a_member_live(site: dict[str, Any], pages: Any) -> None:
     # elsewhere; this one is the same markup with its own ids).
     failing = [v for v in b.axe_violations(alice) if v["impact"] in b.AXE_FAILING]
     assert not failing, b.describe_violations(failing)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    alice.screenshot(path=str(SCREENSHOTS / "group-panel.png"))
     option.click()
     expect(panel.locator("#chatter-add-picker-chips .chatter-chip")).to_have_count(1)
     panel.get_by_role("button", name="Add to the group").click()
@@ -135,6 +142,7 @@ def test_add_and_remove_a_member_live(site: dict[str, Any], pages: Any) -> None:
         "Alice Anders added Carol Chen", timeout=60_000
     )
     expect(bob.locator("#chatter-members")).to_contain_text("Carol Chen")
+    bob.screenshot(path=str(SCREENSHOTS / "group-added.png"))
     expect(bob.locator("#chatter-members .chatter-visually-hidden").first).to_have_text("Members: ")
     # bob's panel was rendered before carol came: opened now, it is fetched afresh.
     expect(bob.locator("#chatter-group")).to_have_attribute("data-stale", "")

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests import browser as b
-from tests.browser import expect_connected
+from tests import servers
+from tests.browser import SCREENSHOTS, expect_connected
 from tests.test_browser import (  # noqa: F401 (its fixtures serve this module too)
     count_messages,
     entry,
@@ -41,6 +42,8 @@ def test_a_mention_picked_by_keyboard_reaches_the_mentioned_live(site, pages):
     expect_connected(lobby)
     badge = entry(lobby, room).locator(".chatter-mention-badge")
     expect(badge).to_be_hidden()
+    # Something to answer, for the documentation's screenshot of the list.
+    servers.manage(site["env"], "chatter_send", room, "alice", "Are you free tomorrow?")
 
     bob = pages("bob")
     open_room(bob, room)
@@ -58,6 +61,8 @@ def test_a_mention_picked_by_keyboard_reaches_the_mentioned_live(site, pages):
     found = b.axe_violations(bob)
     serious = [v for v in found if v["impact"] in b.AXE_FAILING]
     assert not serious, b.describe_violations(serious)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    bob.screenshot(path=str(SCREENSHOTS / "mention-autocomplete.png"))
 
     # Escape closes the list (and the composer keeps the text); Down and Up do not move the
     # caret or edit the last message while the list is open.
@@ -91,6 +96,7 @@ def test_a_mention_picked_by_keyboard_reaches_the_mentioned_live(site, pages):
     expect(badge).to_be_visible(timeout=30_000)
     expect(badge.locator(".chatter-visually-hidden")).to_have_text("1 mention")
     expect(entry(lobby, room).locator(".chatter-badge")).to_be_visible()
+    lobby.screenshot(path=str(SCREENSHOTS / "mention-badge.png"))
 
     # In the room the message and alice's name in it are marked for her, not for bob.
     alice = pages("alice")

@@ -132,6 +132,7 @@ def test_bob_reports_alices_message_and_staff_see_it(site: dict[str, Any], pages
 
 def test_alice_blocks_bob_from_their_rooms_header(site: dict[str, Any], pages: Any) -> None:
     team, pair = site["rooms"]["team"], site["rooms"]["pair"]
+    servers.manage(site["env"], "chatter_send", team, "carol", "Lunch at the usual place?")
     servers.manage(site["env"], "chatter_send", team, "bob", "a word from bob")
     alice = pages("alice")
     open_room(alice, pair)
@@ -162,6 +163,7 @@ def test_alice_blocks_bob_from_their_rooms_header(site: dict[str, Any], pages: A
     expect(alice.locator(f"{entry} .chatter-room-blocked")).to_be_visible()
     expect(carol.locator(f"{entry} .chatter-room-preview")).to_contain_text("another word")
     expect(carol.locator(f"{entry} .chatter-room-blocked")).to_be_hidden()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     alice.screenshot(path=str(SCREENSHOTS / "blocked-collapsed.png"))
     show.click()
     expect(collapsed.locator(".chatter-msg-text")).to_be_visible()
