@@ -62,10 +62,14 @@ tenants: $(VENV)/.installed
 browser: $(VENV)/.installed
 	$(PYTEST) -q -m browser --ignore=tests/tenants
 
-# The browser tests again, writing their screenshots into the documentation.
+# The browser tests that take the documentation's screenshots, writing them into it (each
+# test these select writes its screenshots into CHATTER_SCREENSHOTS only).
+SCREENSHOT_TESTS = from_profile or two_tenants or test_browser_actions or test_browser_formatting \
+	or test_browser_mentions or test_browser_groups or test_browser_moderation
+
 screenshots: $(VENV)/.installed
 	CHATTER_SCREENSHOTS=$(CURDIR)/docs/_static/screenshots $(PY) -m pytest -q -m browser \
-		--ignore=tests/tenants -k "from_profile or two_tenants or test_browser_actions"
+		--ignore=tests/tenants -k "$(SCREENSHOT_TESTS)"
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
