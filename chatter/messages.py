@@ -207,7 +207,9 @@ def _check_writer(room: Room, user: User) -> None:
 
 
 def _reloaded(message: Message) -> Message:
-    """The message again, with everything its rendering shows."""
+    """The message again, with everything its rendering shows. Called inside the change's
+    transaction (the row is locked), it is the state of that change exactly, so the event
+    that announces change N carries N, not a later change made meanwhile."""
     return _one(Message.objects.filter(pk=message.pk))
 
 
@@ -255,8 +257,9 @@ def edit_message(room: Room, user: User, seq: int, text: object) -> tuple[Messag
         mentions.replace(message, message.text, mentioned)
         now = timezone.now()
         Message.objects.filter(pk=message.pk).update(text=text, edited_at=now, change=change)
+        changed = _reloaded(message)  # in the transaction: the state of this change exactly
     room.last_change = change
-    return _reloaded(message), True
+    return changed, True
 
 
 def moderate_text(message: Message, text: object) -> tuple[Message, bool]:
@@ -272,7 +275,8 @@ def moderate_text(message: Message, text: object) -> tuple[Message, bool]:
         Message.objects.filter(pk=locked.pk).update(
             text=text, edited_at=timezone.now(), change=change
         )
-    return _reloaded(locked), True
+        changed = _reloaded(locked)
+    return changed, True
 
 
 def delete_message(room: Room, user: User, seq: int) -> tuple[Message, bool]:
@@ -298,8 +302,9 @@ def delete_message(room: Room, user: User, seq: int) -> tuple[Message, bool]:
         Message.objects.filter(pk=message.pk).update(
             text="", deleted_at=timezone.now(), change=change
         )
+        changed = _reloaded(message)
     room.last_change = change
-    return _reloaded(message), True
+    return changed, True
 
 
 #: The emoji offered under every message (any other single emoji may be typed).
@@ -353,8 +358,9 @@ def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Me
         else:
             mine.delete()
         Message.objects.filter(pk=message.pk).update(change=change)
+        changed = _reloaded(message)
     room.last_change = change
-    return _reloaded(message), True
+    return changed, True
 
 
 def changed_after(
