@@ -31,9 +31,9 @@ DEFAULTS: dict[str, Any] = {
         "edit": (10, 10),
         "delete": (10, 10),
         "react": (20, 10),
-        # Group changes (rename, add, remove, leave): pages and commands, not frames.
+        # Group changes (rename, add, remove, leave), from pages, frames and commands.
         "group": (10, 10),
-        # Blocking and unblocking people, and reporting messages (HTTP only).
+        # Blocking and unblocking people (pages), and reporting messages (pages, frames).
         "block": (10, 60),
         "report": (5, 60),
     },

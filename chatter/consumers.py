@@ -36,6 +36,7 @@ from chatter import (
     messages,
     protocol,
     rooms,
+    socket_actions,
     tenancy,
 )
 from chatter.live.hub import Hub
@@ -168,7 +169,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.worker: asyncio.Future[None] | None = None
         self.typing_at = 0.0
         self.told: dict[str, float] = {}
-        self.windows = {kind: limits.Window(limits.frame_limit(kind)) for kind in LIMITED}
+        self.windows = {
+            kind: limits.Window(limits.frame_limit(kind))
+            for kind in LIMITED + socket_actions.LIMITED
+        }
         if not tenancy.scope_is_served(self.scope):
             await self.refuse(NO_TENANT)
             return
@@ -284,6 +288,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.on_action(messages.delete_message, frame.seq)
             elif isinstance(frame, protocol.React):
                 await self.on_action(messages.toggle_reaction, frame.seq, frame.emoji)
+            elif isinstance(frame, protocol.ROOM_ACTIONS):
+                await self.on_room_action(frame)
         except Exception:
             # The database or Redis failed under this frame: log it, keep the socket.
             log.exception("Chatter: a %s frame failed", type(frame).__name__)
@@ -347,6 +353,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         if event is not None:
             await live.publish([event])
+
+    async def on_room_action(self, frame: Any) -> None:
+        """A group change or a report (:mod:`chatter.socket_actions`), then its events.
+
+        A refusal, or a frame over this socket's own window, is shown under the composer;
+        a success clears it (a report says it was sent).
+        """
+        if not self.windows[socket_actions.kind(frame)].hit():
+            await self.write(frames.composer_error(str(socket_actions.TOO_OFTEN)))
+            return
+        try:
+            events, notice = await self.db(
+                socket_actions.apply, frame, self.room, self.user, self.schema_name
+            )
+        except messages.MessageRefused as exc:
+            await self.write(frames.composer_error(str(exc)))
+            return
+        await self.write(frames.notice(notice) if notice else frames.sent(""))
+        await live.publish(events)
 
     async def on_resume(self, frame: protocol.Resume) -> None:
         """Send what came after the client's last sequence (a page at a time), and the

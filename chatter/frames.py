@@ -93,6 +93,12 @@ def sent(client_id: str) -> str:
     return render_to_string("chatter/frames/sent.html", {"client_id": client_id})
 
 
+def notice(text: str) -> str:
+    """Tell the sender's tab, under its composer, that an action without a live answer
+    (a report) was done; it replaces any error shown there."""
+    return render_to_string("chatter/frames/notice.html", {"notice": text})
+
+
 def typing(user: User) -> str:
     """Show "<name> is typing…" to the room's other members."""
     return render_to_string(

@@ -13,6 +13,13 @@ answered by :class:`Invalid` (shown under the composer) or ignored, never an exc
 * ``{"type": "edit", "seq": int, "text": str}``, ``{"type": "delete", "seq": int}`` and
   ``{"type": "react", "seq": int, "emoji": str}``: actions on message ``seq``;
 * ``{"type": "read", "seq": int}``: read up to ``seq`` (default: the newest);
+* group changes of the socket's room: ``{"type": "rename", "name": str}``,
+  ``{"type": "add", "users": [id, ...]}`` (at most :data:`MAX_USERS` distinct ids; an id
+  is an int, or a string for projects whose users have other keys),
+  ``{"type": "remove", "user": id}`` and ``{"type": "leave"}``;
+* ``{"type": "report", "seq": int, "reason": str, "details": str}``: report message
+  ``seq`` to the moderators (``details`` optional, at most :data:`MAX_DETAILS`
+  characters; ``reason`` one of ``Report.Reason``, which the domain checks);
 * ``{"type": "typing"}`` and ``{"type": "ping"}``.
 
 Why one function: every field is checked once (type, range, valid Unicode), so the
@@ -33,6 +40,16 @@ from django.utils.translation import gettext_lazy as _
 MAX_SEQ = 2**63 - 1
 #: Longest client id kept (a UUID has 36 characters).
 MAX_CLIENT_ID = 64
+#: Longest group name read from a frame (the domain allows ``ROOM_NAME_MAX_LENGTH``).
+MAX_NAME = 1000
+#: Most users one "add" frame may name (the domain allows ``CHATTER_MAX_ROOM_MEMBERS``).
+MAX_USERS = 1000
+#: Longest user id given as a string (a UUID has 36 characters).
+MAX_USER_ID = 64
+#: Longest report reason read (the domain accepts only ``Report.Reason`` values).
+MAX_REASON = 32
+#: Longest report details: ``chatter.moderation.DETAILS_MAX_LENGTH``.
+MAX_DETAILS = 1000
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,33 @@ class React:
 
 
 @dataclass(frozen=True)
+class Rename:
+    name: str
+
+
+@dataclass(frozen=True)
+class Add:
+    users: tuple[int | str, ...]
+
+
+@dataclass(frozen=True)
+class Remove:
+    user: int | str
+
+
+@dataclass(frozen=True)
+class Leave:
+    pass
+
+
+@dataclass(frozen=True)
+class Report:
+    seq: int
+    reason: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
 class Read:
     seq: int | None
 
@@ -89,7 +133,14 @@ class Invalid:
     client_id: str = ""
 
 
-Frame = Send | Resume | Read | Typing | Ping | Edit | Delete | React
+Frame = (
+    Send | Resume | Read | Typing | Ping | Edit | Delete | React | Rename | Add | Remove | Leave
+    | Report
+)  # fmt: skip
+#: The frames of group changes and reports (:mod:`chatter.socket_actions` applies them).
+ROOM_ACTIONS = (Rename, Add, Remove, Leave, Report)
+#: Frame types whose malformed fields are answered under the composer.
+ANSWERED = ("edit", "delete", "react", "rename", "add", "remove", "leave", "report")
 
 #: Longest emoji accepted in a frame, in characters (before the domain's own check).
 MAX_EMOJI = 32
@@ -135,6 +186,20 @@ def _text(value: Any, longest: int | None = None) -> str:
     return value
 
 
+def _user_id(value: Any) -> int | str:
+    """A user's id: an int from 0 to MAX_SEQ, or a short non-empty string, else _Refused."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_USER_ID:
+        return _text(value)
+    return _seq(value)
+
+
+def _user_ids(value: Any) -> tuple[int | str, ...]:
+    """At most MAX_USERS user ids, each once, in order."""
+    if not isinstance(value, list) or len(value) > MAX_USERS:
+        raise _Refused(value)
+    return tuple(dict.fromkeys(_user_id(item) for item in value))
+
+
 def _client_id(data: dict[str, Any]) -> str:
     value = data.get("client_id")
     if value is None:
@@ -169,7 +234,7 @@ def parse(text: str | None, data: bytes | None, max_bytes: int) -> Frame | Inval
     except _Refused:
         if kind == "send":
             return Invalid(str(_("This message could not be read.")), _safe_client_id(data_))
-        if kind in ("edit", "delete", "react"):
+        if kind in ANSWERED:
             return Invalid(str(_("This action could not be read.")))
         return None
 
@@ -198,6 +263,24 @@ def _frame(kind: str, data: dict[str, Any]) -> Frame | Invalid | None:
         return Delete(seq=_seq(data.get("seq")))
     if kind == "react":
         return React(seq=_seq(data.get("seq")), emoji=_text(data.get("emoji"), MAX_EMOJI))
+    if kind == "rename":
+        return Rename(name=_text(data.get("name"), MAX_NAME))
+    if kind == "add":
+        return Add(users=_user_ids(data.get("users")))
+    if kind == "remove":
+        return Remove(user=_user_id(data.get("user")))
+    if kind == "leave":
+        return Leave()
+    if kind == "report":
+        details = data.get("details")
+        if isinstance(details, str) and len(details) > MAX_DETAILS:
+            message = _("Say it in at most %(max)d characters.") % {"max": MAX_DETAILS}
+            return Invalid(str(message))
+        return Report(
+            seq=_seq(data.get("seq")),
+            reason=_text(data.get("reason"), MAX_REASON),
+            details="" if details is None else _text(details),
+        )
     if kind == "read":
         seq = data.get("seq")
         return Read(seq=None if seq is None else _seq(seq))

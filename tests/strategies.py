@@ -6,7 +6,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-FRAME_TYPES = ["send", "resume", "read", "typing", "ping", "edit", "delete", "react", "x"]
+FRAME_TYPES = [
+    "send", "resume", "read", "typing", "ping", "edit", "delete", "react",
+    "rename", "add", "remove", "leave", "report", "x",
+]  # fmt: skip
 
 
 def json_values(text_size: int | None = None, width: int = 4, leaves: int = 20) -> Any:
@@ -24,7 +27,8 @@ def json_values(text_size: int | None = None, width: int = 4, leaves: int = 20) 
 def frames(values: Any) -> Any:
     """Objects shaped like the protocol's frames, each field any of ``values`` (or absent)."""
     fields = (
-        "text", "client_id", "after", "seq", "HEADERS", "changes", "oldest", "reply_to", "emoji"
+        "text", "client_id", "after", "seq", "HEADERS", "changes", "oldest", "reply_to", "emoji",
+        "name", "users", "user", "reason", "details",
     )  # fmt: skip
     return st.fixed_dictionaries(
         {},

@@ -12,12 +12,17 @@ from hypothesis import strategies as st
 
 from chatter import protocol
 from chatter.protocol import (
+    Add,
     Delete,
     Edit,
     Invalid,
+    Leave,
     Ping,
     React,
     Read,
+    Remove,
+    Rename,
+    Report,
     Resume,
     Send,
     Typing,
@@ -58,6 +63,17 @@ def frame(data: Any) -> Any:
         ({"type": "edit", "seq": 4, "text": "new"}, Edit(4, "new")),
         ({"type": "delete", "seq": 4}, Delete(4)),
         ({"type": "react", "seq": 4, "emoji": "👍"}, React(4, "👍")),
+        ({"type": "rename", "name": "Ski trip"}, Rename("Ski trip")),
+        ({"type": "rename", "name": ""}, Rename("")),  # the domain says a name is needed
+        ({"type": "add", "users": [3, 4, 3]}, Add((3, 4))),
+        ({"type": "add", "users": []}, Add(())),  # the domain asks to choose someone
+        ({"type": "add", "users": ["a1b2"]}, Add(("a1b2",))),
+        ({"type": "remove", "user": 7}, Remove(7)),
+        ({"type": "remove", "user": "7"}, Remove("7")),
+        ({"type": "leave", "HEADERS": {}}, Leave()),
+        ({"type": "report", "seq": 2, "reason": "spam"}, Report(2, "spam")),
+        ({"type": "report", "seq": 2, "reason": "x", "details": "d"}, Report(2, "x", "d")),
+        ({"type": "report", "seq": 2, "reason": "abuse", "details": None}, Report(2, "abuse")),
     ],
 )
 def test_valid_frames(data: Any, expected: Any) -> None:
@@ -100,6 +116,28 @@ def test_ignored_frames(data: Any) -> None:
         {"type": "send", "text": "hi", "reply_to": "²"},
         {"type": "send", "text": "hi", "reply_to": 1.5},
         {"type": "resume", "after": 1, "changes": -1},
+        {"type": "rename"},
+        {"type": "rename", "name": 5},
+        {"type": "rename", "name": "x" * (protocol.MAX_NAME + 1)},
+        {"type": "add"},
+        {"type": "add", "users": 3},
+        {"type": "add", "users": {"3": 1}},
+        {"type": "add", "users": [True]},
+        {"type": "add", "users": [1.5]},
+        {"type": "add", "users": [-1]},
+        {"type": "add", "users": [""]},
+        {"type": "add", "users": ["x" * 65]},
+        {"type": "add", "users": [[1]]},
+        {"type": "add", "users": list(range(protocol.MAX_USERS + 1))},
+        {"type": "remove"},
+        {"type": "remove", "user": None},
+        {"type": "remove", "user": 2**63},
+        {"type": "report", "reason": "spam"},
+        {"type": "report", "seq": 1},
+        {"type": "report", "seq": 1, "reason": 3},
+        {"type": "report", "seq": 1, "reason": "x" * 33},
+        {"type": "report", "seq": 1, "reason": "spam", "details": 5},
+        {"type": "report", "seq": 1, "reason": "spam", "details": "x" * 1001},
     ],
 )
 def test_malformed_actions_are_answered_never_raised(data: Any) -> None:
@@ -108,6 +146,26 @@ def test_malformed_actions_are_answered_never_raised(data: Any) -> None:
         assert got is None
     else:
         assert isinstance(got, Invalid) and got.message
+
+
+def test_report_details_are_bounded_as_the_domain_bounds_them() -> None:
+    from chatter import moderation
+
+    assert protocol.MAX_DETAILS == moderation.DETAILS_MAX_LENGTH
+    got = frame({"type": "report", "seq": 1, "reason": "spam", "details": "x" * 1001})
+    assert got == Invalid("Say it in at most 1000 characters.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "rename", "name": "a\\ud800"}',
+        '{"type": "add", "users": ["\\udfff"]}',
+        '{"type": "report", "seq": 1, "reason": "spam", "details": "\\ud800"}',
+    ],
+)
+def test_a_lone_surrogate_in_a_room_action_is_refused(text: str) -> None:
+    assert isinstance(parse(text, None, LIMIT), Invalid)
 
 
 def test_a_lone_surrogate_emoji_is_refused() -> None:
@@ -161,7 +219,7 @@ frames_like = strategies.frames(json_values)
 @given(st.one_of(frames_like.map(json.dumps), json_values.map(json.dumps), st.text()))
 def test_any_text_gives_a_typed_answer(text: str) -> None:
     got = parse(text, None, LIMIT)
-    kinds = (Invalid, Send, Resume, Read, Typing, Ping, Edit, Delete, React)
+    kinds = (Invalid, Send, Resume, Read, Typing, Ping, Edit, Delete, React, *protocol.ROOM_ACTIONS)
     assert got is None or isinstance(got, kinds)
     if isinstance(got, Send):
         got.text.encode("utf-8")  # valid Unicode, storable
@@ -181,6 +239,25 @@ def test_any_text_gives_a_typed_answer(text: str) -> None:
         assert len(got.emoji) <= protocol.MAX_EMOJI
     if isinstance(got, Read):
         assert got.seq is None or 0 <= got.seq <= protocol.MAX_SEQ
+    if isinstance(got, Rename):
+        got.name.encode("utf-8")
+        assert len(got.name) <= protocol.MAX_NAME
+    if isinstance(got, (Add, Remove)):
+        ids = got.users if isinstance(got, Add) else (got.user,)
+        assert len(ids) <= protocol.MAX_USERS and len(set(ids)) == len(ids)
+        for pk in ids:
+            assert not isinstance(pk, bool) and isinstance(pk, int | str)
+            if isinstance(pk, int):
+                assert 0 <= pk <= protocol.MAX_SEQ
+            else:
+                assert 0 < len(pk) <= protocol.MAX_USER_ID
+                pk.encode("utf-8")
+    if isinstance(got, Report):
+        assert isinstance(got.seq, int) and 0 <= got.seq <= protocol.MAX_SEQ
+        assert len(got.reason) <= protocol.MAX_REASON
+        assert len(got.details) <= protocol.MAX_DETAILS
+        got.reason.encode("utf-8")
+        got.details.encode("utf-8")
 
 
 @settings(max_examples=EXAMPLES // 4, deadline=None)
