@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import re
 import statistics
 import time
 import urllib.request
@@ -38,6 +40,13 @@ pytestmark = [
         "and a private redis-server, and run once per make test",
     ),
 ]
+
+
+def _kind(frame: str) -> str:
+    """What a frame is, for a failure's message: its first element's id or feed kind."""
+    found = re.search(r'data-kind="([\w-]+)"|\bid="([\w-]+)"', frame)
+    return (found.group(1) or found.group(2)) if found else frame[:40]
+
 
 #: What a server log must never contain.
 PROBLEMS = ("Traceback", "Exception inside application")
@@ -537,6 +546,7 @@ def test_server_killed_and_restarted_with_200_sockets(database: str, tmp_path: P
                         "down": up_at - killed_at,
                         "reopened_after": reopened_at - up_at,
                         "complete_after": complete_at - up_at,
+                        "done_after": time.monotonic() - up_at,
                     }
                 finally:
                     await talk.stop()
@@ -563,4 +573,15 @@ def test_server_killed_and_restarted_with_200_sockets(database: str, tmp_path: P
         f"histogram {sorted(Counter(others).items())}; frames in all after the reconnect: "
         f"max {max(frames)}."
     )
-    assert max(others) <= FRAMES_AFTER_RECONNECT, sorted(Counter(others).items())
+    # Paced announcements ("Seen by", presence) leave at most about once a second per room
+    # each, for as long as the pages keep reading and arriving: a loaded machine that takes
+    # longer after the restart sees more of them, each still paced. The bound counts them
+    # per second of that time instead of assuming how long it takes.
+    paced = 2 * math.ceil(figures["done_after"])
+    worst = max(pages, key=lambda p: len(p.connections[1].other_frames()))
+    kinds = Counter(_kind(f) for f in worst.connections[1].other_frames())
+    assert max(others) <= FRAMES_AFTER_RECONNECT + paced, (
+        sorted(Counter(others).items()),
+        f"{figures['done_after']:.1f} s",
+        kinds,
+    )
