@@ -204,6 +204,11 @@
         when - prevWhen < 5 * 60 * 1000;
       el.classList.toggle("chatter-msg--cont", !!cont);
       el.classList.toggle("chatter-msg--mine", el.getAttribute("data-sender") === me());
+      // The list is one stop of the Tab key: its messages' links are reached with the
+      // arrow keys and the menu (see "message actions"), not one Tab stop each.
+      el.querySelectorAll(".chatter-msg-more, .chatter-reaction, .chatter-quote").forEach(function (a) {
+        if (a.getAttribute("tabindex") !== "-1") a.setAttribute("tabindex", "-1");
+      });
       collapse(el);
       prev = el;
     });
@@ -675,6 +680,28 @@
     else if (action === "react") react(el, t.getAttribute("data-emoji"));
     else if (action === "edit") startEdit(el);
     else if (action === "delete" && window.confirm(word("confirm-delete"))) send({ type: "delete", seq: seqOf(el) });
+  });
+
+  // In the message list (one Tab stop): Up and Down move from message to message, Enter
+  // (or the context-menu key) opens the focused message's menu.
+  document.addEventListener("keydown", function (evt) {
+    var l = list();
+    if (!l || evt.altKey || evt.ctrlKey || evt.metaKey) return;
+    var onMessage = evt.target.parentNode === l && evt.target.classList.contains("chatter-msg");
+    if (evt.target !== l && !onMessage) return;
+    var items = messages();
+    if (!items.length) return;
+    if (evt.key === "ArrowUp" || evt.key === "ArrowDown") {
+      var at = items.indexOf(evt.target);
+      var next = at < 0 ? items.length - 1 : at + (evt.key === "ArrowUp" ? -1 : 1);
+      if (next < 0 || next >= items.length) return;
+      evt.preventDefault();
+      items[next].setAttribute("tabindex", "-1");
+      items[next].focus();
+    } else if (onMessage && (evt.key === "Enter" || evt.key === "ContextMenu")) {
+      var opener = evt.target.querySelector("[data-action='menu']");
+      if (opener) { evt.preventDefault(); openMenu(opener); }
+    }
   });
 
   document.addEventListener("submit", function (evt) {
