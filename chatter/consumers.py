@@ -64,6 +64,9 @@ TYPING_INTERVAL = 2.0
 RESEND_INTERVAL = 10.0
 #: Frame kinds with a per-user (and per-socket) limit besides "send".
 LIMITED = ("resume", "read", "typing", "ping")
+#: Message actions: limited per user in chatter.messages, and per socket here first, so a
+#: flooding socket is turned away before any database work.
+ACTIONS = ("edit", "delete", "react")
 
 T = TypeVar("T")
 #: What a socket's slow path works through, in order: ("resume", after), ("event", event),
@@ -171,7 +174,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.told: dict[str, float] = {}
         self.windows = {
             kind: limits.Window(limits.frame_limit(kind))
-            for kind in LIMITED + socket_actions.LIMITED
+            for kind in LIMITED + ACTIONS + socket_actions.LIMITED
         }
         if not tenancy.scope_is_served(self.scope):
             await self.refuse(NO_TENANT)
@@ -283,11 +286,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             elif isinstance(frame, protocol.Ping):
                 await self.on_ping()
             elif isinstance(frame, protocol.Edit):
-                await self.on_action(messages.edit_message, frame.seq, frame.text)
+                await self.on_action("edit", messages.edit_message, frame.seq, frame.text)
             elif isinstance(frame, protocol.Delete):
-                await self.on_action(messages.delete_message, frame.seq)
+                await self.on_action("delete", messages.delete_message, frame.seq)
             elif isinstance(frame, protocol.React):
-                await self.on_action(messages.toggle_reaction, frame.seq, frame.emoji)
+                await self.on_action("react", messages.toggle_reaction, frame.seq, frame.emoji)
             elif isinstance(frame, protocol.ROOM_ACTIONS):
                 await self.on_room_action(frame)
         except Exception:
@@ -341,11 +344,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             self.enqueue(("upto", message.seq))  # a resend: this socket may lack it
 
-    async def on_action(self, action: Callable[..., tuple[Message, bool]], *args: Any) -> None:
+    async def on_action(
+        self, kind: str, action: Callable[..., tuple[Message, bool]], *args: Any
+    ) -> None:
         """Edit, delete or react (``action`` of :mod:`chatter.messages`), then announce it.
 
-        A refusal is shown under the composer; nothing changed.
+        A refusal, or a frame over this socket's own window of ``kind``, is shown under the
+        composer; nothing changed.
         """
+        if not self.windows[kind].hit():
+            await self.write(frames.composer_error(str(socket_actions.TOO_OFTEN)))
+            return
         try:
             event = await self.db(_act, action, self.room, self.user, args, self.schema_name)
         except messages.MessageRefused as exc:
@@ -500,8 +509,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def hub_resync(self) -> None:
         """The channel layer may have dropped events: read what was missed."""
         if self.room is not None and self.is_open:
-            self.enqueue(("upto", None))
-            self.enqueue(("changes", None))
+            self.enqueue(("resync", None))
 
     # -- the slow path: in order, one item at a time ---------------------------------------
 
@@ -552,8 +560,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.write(event["list"])
         elif what == "upto":
             await self._fill(item[1])
-        elif what == "changes" and self.room is not None and self.last_change is not None:
-            _last_seq, last_change = await self.db(messages.last_numbers, self.room)
+        elif what == "resync" and self.room is not None:
+            # Messages and changes, from one read of the room's two numbers.
+            last_seq, last_change = await self.db(messages.last_numbers, self.room)
+            await self._fill(last_seq)
             await self._fill_changes(last_change)
         elif what == "room":
             event = item[1]

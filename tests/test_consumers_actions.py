@@ -218,3 +218,17 @@ async def test_a_thousand_changes_are_paged_each_message_once(
     assert len([f for f in got if "<article" in f]) >= expected // 50  # paged, 50 a frame
     with capsys.disabled():
         print(f"\nresume of {expected} changed messages: {took:.2f} s, {len(got)} frames")
+
+
+@override_settings(CHATTER_FRAME_LIMITS={"react": (2, 60)})
+async def test_a_socket_flooding_reactions_is_turned_away_by_its_own_window(pair: Any) -> None:
+    alice, bob, room = pair
+    await sync_to_async(messages.send_message)(room, alice, "react to me")
+    b = await open_room(bob, room, after=1, changes=0)
+    await drain(b)
+    for emoji in ("\N{THUMBS UP SIGN}", "\N{PARTY POPPER}", "\N{RED APPLE}", "\N{PEAR}"):
+        await b.send_json_to({"type": "react", "seq": 1, "emoji": emoji})
+    got = "".join(await frames_until(b, lambda t: t.count("too often") >= 2))
+    assert "too often" in got
+    count = await sync_to_async(lambda: Message.objects.get(room=room, seq=1).change)()
+    assert count == 2  # two reactions stored, the other two refused before the database
