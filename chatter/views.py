@@ -379,7 +379,8 @@ def send(request: HtmxHttpRequest, room_id: uuid.UUID) -> HttpResponse:
 
 
 def _reply_to(request: HttpRequest) -> int | None:
-    """The ``reply_to`` field of a send: a sequence, or None (absent, empty or malformed)."""
+    """The ``reply_to`` field of a send: a sequence, None when absent or empty, and a
+    :class:`~chatter.messages.MessageRefused` (shown under the composer) when malformed."""
     raw = request.POST.get("reply_to", "")
     if _DIGITS.fullmatch(raw) and 1 <= int(raw) < 2**63:
         return int(raw)
