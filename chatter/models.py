@@ -81,6 +81,9 @@ class Membership(models.Model):
     last_read_seq = models.PositiveBigIntegerField(_("last read message"), default=0)
     # Refreshed by the member's open sockets of this room; None when they left it.
     last_seen_at = models.DateTimeField(_("last seen in the room"), null=True, blank=True)
+    # A muted room still counts unread messages in its own badge, but it sends no browser
+    # notification, e-mail or push, and does not count in the page title.
+    muted = models.BooleanField(_("muted"), default=False)
 
     class Meta:
         verbose_name = _("membership")
