@@ -24,7 +24,7 @@ PYTEST := $(PY) -m coverage run -m pytest
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,docs,redis,tenants]"
+	$(PY) -m pip install --quiet -e ".[test,docs,redis,tenants,push]"
 	touch $@
 
 demo: $(VENV)/.installed
