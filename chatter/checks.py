@@ -316,6 +316,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or (isinstance(v, str) and bool(v)),
         gettext_noop("None or the dotted path of a callable"),
     ),
+    "CHATTER_PUSH": (
+        lambda v: v is None or isinstance(v, dict),
+        gettext_noop("None or a dict (its entries are checked by chatter.E040 to E044)"),
+    ),
 }
 
 

@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     # The dotted path of a callable ``user -> str | None``: the URL of the user's picture,
     # shown in their avatars (None, or an empty answer: their initials). None: initials.
     "CHATTER_AVATAR_URL": None,
+    # Web Push (docs/push.rst): None (off), or a dict with "VAPID_PUBLIC_KEY",
+    # "VAPID_PRIVATE_KEY" and "VAPID_SUBJECT", and optionally "BACKEND", "TIMEOUT", "TTL",
+    # "QUEUE_SIZE" and "INSECURE_HOSTS" (their defaults: chatter.push.OPTIONS).
+    "CHATTER_PUSH": None,
 }
 
 

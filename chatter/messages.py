@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from chatter import conf, limits, mentions
+from chatter import conf, limits, mentions, push
 from chatter.models import Membership, Message, Reaction, Revision, Room
 from chatter.types import AnyUser, User
 
@@ -501,6 +501,7 @@ def send_message(
                 room, author, member_only=True, text=text, client_id=cid, reply_to=answered
             )
             mentions.add(message, mentioned)
+            push.after_send(message, mentioned)  # on commit; no statement
     except IntegrityError:
         existing = _existing(room, author, cid) if cid is not None else None
         if existing is None:

@@ -346,3 +346,32 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: {self.room_id}#{self.seq}"
+
+
+class PushSubscription(models.Model):
+    """One browser (one device) of a user that receives Web Push notifications.
+
+    Why ``endpoint`` is unique: it is the push service's address of that browser's
+    subscription; a browser that subscribes again, or now for another user, replaces its
+    row instead of adding a second one. The keys encrypt each payload (RFC 8291).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatter_push_subscriptions",
+        verbose_name=_("user"),
+    )
+    endpoint = models.URLField(_("endpoint"), max_length=1024, unique=True)
+    p256dh = models.CharField(_("public key"), max_length=100)
+    auth = models.CharField(_("authentication secret"), max_length=32)
+    user_agent = models.CharField(_("browser"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("subscribed"), auto_now_add=True)
+    last_success_at = models.DateTimeField(_("last delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.user_agent or self.endpoint[:40]})"
