@@ -14,7 +14,10 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
   W021 Chatter's pages on the public schema, W022 django.contrib.staticfiles missing, W023
   DEBUG and no static files served by the ASGI application, W024 no STATIC_ROOT in
-  production.
+  production;
+* in :mod:`chatter.checks_push` (``CHATTER_PUSH``, Web Push): E040 pywebpush missing, E041
+  a malformed VAPID key, E042 keys that are not a pair, E043 a subject that is not mailto:
+  or https:, E044 an entry of the wrong type.
 
 Hints that show settings code take it from the ``*_SNIPPET`` constants below: complete
 statements that tests/test_snippets.py appends to a fresh project's settings and checks."""

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import group_views, mention_views, message_views, moderation_views, views
+from chatter import (
+    group_views,
+    mention_views,
+    message_views,
+    moderation_views,
+    push_views,
+    views,
+)
 
 app_name = "chatter"
 
@@ -12,6 +19,9 @@ urlpatterns = [
     path("users/", views.user_search, name="user_search"),
     path("with/<str:username>/", views.chat_with, name="chat_with"),
     path("blocked/", moderation_views.blocked, name="blocked"),
+    path("sw.js", push_views.service_worker, name="service_worker"),
+    path("push/subscribe/", push_views.subscribe, name="push_subscribe"),
+    path("push/unsubscribe/", push_views.unsubscribe, name="push_unsubscribe"),
     path("block/<str:username>/", moderation_views.block, name="block"),
     path("unblock/<str:username>/", moderation_views.unblock, name="unblock"),
     path("<uuid:room_id>/", views.chatroom, name="chatroom"),
