@@ -101,12 +101,16 @@ def after_send(message: Message, mentioned: Mapping[str, Any]) -> None:
     if not mentioned and not direct:
         return
     job = {"schema": tenancy.current_schema(), "room": str(room.pk), "seq": message.seq}
-    transaction.on_commit(partial(_hand_over, job), robust=True)
+    transaction.on_commit(partial(_hand_over, job))
 
 
 def _hand_over(job: dict[str, Any]) -> None:
-    backend: Callable[[dict[str, Any]], Any] = import_string(push_input.options()["BACKEND"])
-    backend(job)
+    """Give ``job`` to the backend; a failure is logged, never raised into the send."""
+    try:
+        backend: Callable[[dict[str, Any]], Any] = import_string(push_input.options()["BACKEND"])
+        backend(job)
+    except Exception:
+        log.exception("Push backend failed: the push of message %s is lost", job)
 
 
 class _Queue:
