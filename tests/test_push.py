@@ -100,7 +100,7 @@ def test_a_direct_message_reaches_the_other_member_encrypted_and_signed(
     row = subscribe(bob, browser)
     subscribe(alice, endpoint.browser())  # the sender's own browser gets nothing
     message = send(dm, alice, "Lunch at **noon**?\n\nSee you", django_capture_on_commit_callbacks)
-    assert JOBS == [{"schema": "", "room": str(dm.pk), "seq": message.seq}]
+    assert [{"schema": "", "room": str(dm.pk), "seq": message.seq}] == JOBS
     assert deliver_all() == 1
     got = endpoint.next()
     assert got.browser is browser
