@@ -193,7 +193,7 @@ def deliver(job: Mapping[str, Any]) -> int:
 
 def _subscriptions(room: Room, message: Message) -> QuerySet[PushSubscription]:
     """Subscriptions of the members to push about ``message``: one query."""
-    sender_id = message.sender_id
+    sender_id: Any = message.sender_id  # not None: deliver() checked
     cutoff = timezone.now() - timedelta(seconds=conf.get("CHATTER_PRESENCE_TIMEOUT"))
     two = Room.objects.filter(pk=room.pk).annotate(n=Count("memberships")).filter(n=2)
     who = Exists(message.mentions.filter(user_id=OuterRef("user_id"))) | Q(
