@@ -69,6 +69,8 @@ class PushEndpoint:
     def __init__(self) -> None:
         self.browsers: dict[str, Browser] = {}
         self.received: queue.Queue[Push] = queue.Queue()
+        #: Set to an unset Event to hold every answer until the test sets it.
+        self.gate: threading.Event | None = None
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,6 +86,8 @@ class PushEndpoint:
                 )
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 endpoint.received.put(Push(browser, headers, json.loads(plain)))
+                if endpoint.gate is not None:  # the test holds the answer back
+                    endpoint.gate.wait(60)
                 self.send_response(browser.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
