@@ -30,6 +30,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	cd example && ../$(PY) manage.py migrate --noinput
 	cd example && ../$(PY) manage.py demo_users
+	cd example && test -f vapid_keys.py || { ../$(PY) manage.py chatter_vapid_keys \
+		--subject mailto:demo@example.com > vapid_keys.tmp && mv vapid_keys.tmp vapid_keys.py; }
 	cd example && DJANGO_SETTINGS_MODULE=settings ../$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) asgi:application
 
 demo-tenants: $(VENV)/.installed

@@ -134,3 +134,10 @@ CHATTER_MAX_SOCKETS_PER_USER = int(os.environ.get("CHATTER_MAX_SOCKETS_PER_USER"
 
 # Chatter's pages inside the demo's layout (navigation, log out).
 CHATTER_BASE_TEMPLATE = "demo/base.html"
+
+# Web Push (docs/push.rst): `make demo` writes a VAPID key pair into vapid_keys.py beside
+# this file on its first run (manage.py chatter_vapid_keys); without that file push is off.
+try:
+    from vapid_keys import CHATTER_PUSH
+except ImportError:
+    CHATTER_PUSH = None

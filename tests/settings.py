@@ -18,3 +18,5 @@ else:
         "NAME": f"test_{DATABASES['default']['NAME']}_{secrets.token_hex(4)}"  # noqa: F405
     }
 CHATTER_RATE_LIMIT_MESSAGES = 0
+# Push stays off unless a test turns it on (a demo's example/vapid_keys.py would turn it on).
+CHATTER_PUSH = None

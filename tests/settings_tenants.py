@@ -21,3 +21,5 @@ DATABASES["default"]["TEST"] = {
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, ".test.com"]
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CHATTER_RATE_LIMIT_MESSAGES = 0
+# Push stays off unless a test turns it on (a demo's example/vapid_keys.py would turn it on).
+CHATTER_PUSH = None
