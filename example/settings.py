@@ -8,6 +8,7 @@ servers, as channels-redis's ``hosts`` list does).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -137,7 +138,10 @@ CHATTER_BASE_TEMPLATE = "demo/base.html"
 
 # Web Push (docs/push.rst): `make demo` writes a VAPID key pair into vapid_keys.py beside
 # this file on its first run (manage.py chatter_vapid_keys); without that file push is off.
+# The browser tests give theirs as JSON in CHATTER_PUSH_JSON.
 try:
     from vapid_keys import CHATTER_PUSH
 except ImportError:
     CHATTER_PUSH = None
+if os.environ.get("CHATTER_PUSH_JSON"):
+    CHATTER_PUSH = json.loads(os.environ["CHATTER_PUSH_JSON"])

@@ -46,6 +46,27 @@
     return navigator.serviceWorker.register(box.dataset.worker);
   }
 
+  // The registration once its worker is active (subscribing needs one). Not
+  // navigator.serviceWorker.ready: that waits for a worker whose scope covers this page,
+  // and the page with the button may be outside the chat's scope.
+  function activeRegistration(box) {
+    return registration(box).then(function (reg) {
+      var worker = reg.installing || reg.waiting;
+      if (reg.active || !worker) {
+        return reg;
+      }
+      return new Promise(function (resolve, reject) {
+        worker.addEventListener("statechange", function () {
+          if (worker.state === "activated") {
+            resolve(reg);
+          } else if (worker.state === "redundant") {
+            reject(new Error("The service worker could not be installed."));
+          }
+        });
+      });
+    });
+  }
+
   function refresh(box) {
     if (!("serviceWorker" in navigator) || !("PushManager" in window) || !window.Notification) {
       show(box, "unsupported");
@@ -67,8 +88,7 @@
         show(box, permission === "denied" ? "denied" : "off");
         return null;
       }
-      return registration(box)
-        .then(function () { return navigator.serviceWorker.ready; })
+      return activeRegistration(box)
         .then(function (reg) {
           return reg.pushManager.subscribe({
             userVisibleOnly: true,
