@@ -55,15 +55,11 @@ TITLE_CHARS = 80
 def subscribe(user: User, sub: push_input.Subscription, user_agent: str = "") -> PushSubscription:
     """Record ``sub`` for ``user`` (replacing the endpoint's row, whoever had it), keeping
     the user's newest :data:`MAX_PER_USER`."""
+    fields = {"user": user, "p256dh": sub.p256dh, "auth": sub.auth, "user_agent": user_agent[:200]}
     with transaction.atomic():
+        # update_or_create takes the row that a concurrent request inserted meanwhile.
         row, _created = PushSubscription.objects.update_or_create(
-            endpoint=sub.endpoint,
-            defaults={
-                "user": user,
-                "p256dh": sub.p256dh,
-                "auth": sub.auth,
-                "user_agent": user_agent[:200],
-            },
+            endpoint=sub.endpoint, defaults=fields
         )
         keep = PushSubscription.objects.filter(user_id=user.pk).order_by("-created_at", "-pk")
         old = list(keep.values_list("pk", flat=True)[MAX_PER_USER:])
@@ -76,11 +72,6 @@ def unsubscribe(user: User, endpoint: str) -> bool:
     """Forget ``user``'s subscription at ``endpoint``; True if there was one."""
     deleted, _rows = PushSubscription.objects.filter(user_id=user.pk, endpoint=endpoint).delete()
     return bool(deleted)
-
-
-def subscriptions_of(user: User) -> QuerySet[PushSubscription]:
-    """The user's subscriptions, newest first."""
-    return PushSubscription.objects.filter(user_id=user.pk).order_by("-created_at", "-pk")
 
 
 # -- when: after a send commits -----------------------------------------------------------

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,8 +160,9 @@ def b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+@cache
 def available() -> bool:
-    """Whether pywebpush (the extra ``push``) is installed."""
+    """Whether pywebpush (the extra ``push``) is installed (looked up once)."""
     return importlib.util.find_spec("pywebpush") is not None
 
 

@@ -228,3 +228,62 @@ def test_any_body_gets_a_json_answer_and_stores_only_a_valid_subscription(
     assert answer["ok"] is (response.status_code == 200)
     assert PushSubscription.objects.exists() is (response.status_code == 200)
     assert post(alice_client, UNSUBSCRIBE, body).status_code in (200, 400)
+
+
+def test_subscribing_needs_the_csrf_token(push_on: None, alice: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert post(client, SUBSCRIBE, CHROME).status_code == 403
+    client.get(reverse("notifications"))  # the page with the button sets the token
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        SUBSCRIBE, json.dumps(CHROME), content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+    assert response.status_code == 200
+    assert PushSubscription.objects.filter(user=alice).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_subscribing_one_browser_at_once_both_succeed(
+    push_on: None, alice: Any, bob: Any
+) -> None:
+    """bob's subscribe waits on the unique endpoint that alice's open transaction inserted,
+    then finds it taken: it takes the row over instead of failing with a 500."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from chatter import push_input
+
+    sub = push_input.parse_subscription(json.dumps(CHROME).encode())
+    outcome: list[Any] = []
+
+    def bobs_request() -> None:
+        try:
+            outcome.append(push.subscribe(bob, sub, "Firefox"))
+        except Exception as exc:  # the test reports it
+            outcome.append(exc)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        push.subscribe(alice, sub, "Chrome")
+        thread = threading.Thread(target=bobs_request)
+        thread.start()
+        with connection.cursor() as cursor:
+            for _ in range(600):  # until bob's insert waits for this transaction (60 s)
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # fresh in a transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                threading.Event().wait(0.1)
+            else:
+                pytest.fail(f"bob's subscribe never waited for the endpoint's row: {outcome}")
+    thread.join(60)
+    assert [type(o) for o in outcome] == [PushSubscription]
+    row = PushSubscription.objects.get()
+    assert row.user == bob and row.user_agent == "Firefox"
