@@ -143,6 +143,7 @@ VALID = {
     "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
     "CHATTER_MAX_REACTIONS": [1, 20, 100],
     "CHATTER_AVATAR_URL": [None, "tests.avatar_hooks.picture"],
+    "CHATTER_PUSH": [None, {}],  # its entries: tests/test_push_input.py
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -169,6 +170,7 @@ INVALID = {
     "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
     "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
     "CHATTER_AVATAR_URL": ["", 3, ["tests.avatar_hooks.picture"], len],
+    "CHATTER_PUSH": ["on", True, [("VAPID_PUBLIC_KEY", "x")]],
 }
 
 
