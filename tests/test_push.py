@@ -398,3 +398,9 @@ def test_a_full_queue_drops_and_logs(settings: Any, monkeypatch: Any, caplog: An
     assert push.queue.drain(60)
     assert push.queue.submit(job) is True
     assert push.queue.drain(60)
+
+
+def test_a_job_that_fails_on_its_thread_is_logged(settings: Any, caplog: Any) -> None:
+    settings.CHATTER_PUSH = push_settings()
+    assert push._run({"schema": "", "room": "not a room id", "seq": 1}) == 0
+    assert "Push of message" in caplog.text

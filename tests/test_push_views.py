@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given
@@ -136,6 +137,7 @@ def test_unsubscribe(push_on: None, alice_client: Client, bob: Any) -> None:
         ({"endpoint": "https:///nohost"}, "valid URL"),
         ({"endpoint": "https://push.example.com/" + "a" * 1024}, "valid URL"),
         ({"endpoint": 42}, "valid URL"),
+        ({"endpoint": "https://[::1/x"}, "valid URL"),
         ({"keys": {"p256dh": CHROME["keys"]["p256dh"]}}, "p256dh and auth"),
         ({"keys": {"p256dh": "BAAA", "auth": "tBHItJI5svbpez7KI4CCXg"}}, "P-256"),
         ({"keys": {"p256dh": "B" + "A" * 86, "auth": "tBHItJI5svbpez7KI4CCXg"}}, "P-256"),
@@ -244,6 +246,7 @@ def test_subscribing_needs_the_csrf_token(push_on: None, alice: Any) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_subscribing_one_browser_at_once_both_succeed(
     push_on: None, alice: Any, bob: Any
@@ -252,7 +255,7 @@ def test_two_requests_subscribing_one_browser_at_once_both_succeed(
     then finds it taken: it takes the row over instead of failing with a 500."""
     import threading
 
-    from django.db import connection, connections, transaction
+    from django.db import connections, transaction
 
     from chatter import push_input
 
@@ -287,3 +290,20 @@ def test_two_requests_subscribing_one_browser_at_once_both_succeed(
     assert [type(o) for o in outcome] == [PushSubscription]
     row = PushSubscription.objects.get()
     assert row.user == bob and row.user_agent == "Firefox"
+
+
+@pytest.mark.parametrize(
+    ("agent", "label"),
+    [
+        (UA, "Chrome (Linux)"),
+        ("Mozilla/5.0 (Windows NT 10.0) Gecko/20100101 Firefox/133.0", "Firefox (Windows)"),
+        ("Mozilla/5.0 (Windows NT 10.0) Chrome/131.0 Safari/537.36 Edg/131.0", "Edge (Windows)"),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1) Version/18.1 Safari/604.1", "Safari (iPhone)"),
+        ("Mozilla/5.0 Safari/605", "Safari"),
+        ("curl/8.0", "curl/8.0"),
+    ],
+)
+def test_the_browser_label(agent: str, label: str) -> None:
+    from chatter.push_views import _browser
+
+    assert _browser(agent) == label
