@@ -138,4 +138,4 @@ CHATTER_BASE_TEMPLATE = "demo/base.html"
 # E-mail digests (manage.py chatter_notify): printed to the console, linking to the demo.
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "chat@localhost"
-CHATTER_SITE_URL = os.environ.get("CHATTER_SITE_URL", "http://127.0.0.1:8000")
+CHATTER_SITE_URL = os.environ.get("CHATTER_SITE_URL", "http://127.0.0.1:8000") or None
