@@ -7,6 +7,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.template import Context, Template
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
@@ -200,3 +201,11 @@ def test_the_demo_nav_counts_unread_outside_muted_rooms(
     notify.set_muted(other, alice, True)
     page = alice_client.get(reverse("chatter:preferences")).content.decode()
     assert "data-chatter-unread>1</span>" in page
+
+
+def test_the_count_tag_is_0_for_visitors(alice: Any) -> None:
+    template = Template("{% load chatter_notify %}{% chatter_notify_count %}")
+    assert template.render(Context({})) == "0"
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    assert template.render(Context({"request": request})) == "0"
