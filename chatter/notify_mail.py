@@ -83,17 +83,29 @@ def run(schema_name: str = "", *, dry_run: bool = False) -> tuple[Outcome, list[
     outcome = Outcome()
     lines = []
     mails = [(d, render(d, base)) for d in digests]
-    connection = None if dry_run else get_connection()
     for digest, mail in mails:
         outcome.messages += digest.total
         lines.append(f"{mail.to[0]}: {digest.total} message(s) in {len(digest.rooms)} room(s)")
-        if connection is None:
-            continue
-        try:
-            connection.send_messages([mail])
-        except Exception:  # any backend's error: the other users still get theirs
-            logger.exception("Could not send the chat digest to user %s", digest.user.pk)
-            outcome.failed += 1
-        else:
-            outcome.sent += 1
+    if not dry_run and mails:
+        _send(mails, outcome)
     return outcome, lines
+
+
+def _send(mails: list[tuple[notify.Digest, EmailMultiAlternatives]], outcome: Outcome) -> None:
+    """Send each digest on one connection; one that fails is logged and counted."""
+    connection = get_connection()
+    try:
+        connection.open()  # one SMTP session for all; a failure here is retried per mail
+    except Exception:
+        logger.exception("Could not connect to send the chat digests")
+    try:
+        for digest, mail in mails:
+            try:
+                connection.send_messages([mail])
+            except Exception:  # any backend's error: the other users still get theirs
+                logger.exception("Could not send the chat digest to user %s", digest.user.pk)
+                outcome.failed += 1
+            else:
+                outcome.sent += 1
+    finally:
+        connection.close()

@@ -314,11 +314,20 @@ def test_a_room_of_200_is_one_candidate_query(people: dict[str, Any]) -> None:
 
 
 class BrokenBackend:
-    """An e-mail backend whose server refuses the first message it is given."""
+    """An e-mail backend whose server refuses the first message it is given (and, with
+    ``closed``, any connection)."""
 
     refused: list[str] = []
+    closed = False
 
     def __init__(self, **kwargs: Any) -> None:
+        pass
+
+    def open(self) -> None:
+        if BrokenBackend.closed:
+            raise ConnectionRefusedError("no mail server")
+
+    def close(self) -> None:
         pass
 
     def send_messages(self, messages: list[Any]) -> int:
@@ -341,6 +350,21 @@ def test_a_failed_send_is_counted_and_not_sent_again(people: dict[str, Any]) -> 
         assert len(lines) == 2
         # Marked before sending: the refused digest is lost, never sent twice.
         assert notify_mail.run()[0].sent == 0
+
+
+def test_a_refused_connection_still_tries_each_digest(people: dict[str, Any]) -> None:
+    alice, bob, _ = people.values()
+    say(room_of(alice, bob), bob, "to alice")
+    BrokenBackend.refused, BrokenBackend.closed = ["nobody"], True
+    try:
+        with override_settings(
+            EMAIL_BACKEND="tests.test_notify.BrokenBackend", CHATTER_NOTIFY_DELAY=0
+        ):
+            outcome, _ = notify_mail.run()
+    finally:
+        BrokenBackend.closed = False
+    assert (outcome.sent, outcome.failed) == (1, 0)
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
 
 
 # -- two runs at the same time, on PostgreSQL --------------------------------------------
