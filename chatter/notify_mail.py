@@ -62,6 +62,7 @@ def render(digest: notify.Digest, base: str) -> EmailMultiAlternatives:
         "preferences_url": base + reverse("chatter:preferences"),
     }
     subject = " ".join(render_to_string("chatter/email/digest_subject.txt", context).split())
+    context["subject"] = subject
     text = render_to_string("chatter/email/digest.txt", context)
     html = render_to_string("chatter/email/digest.html", context)
     address = getattr(digest.user, digest.user.get_email_field_name())

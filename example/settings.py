@@ -139,3 +139,4 @@ CHATTER_BASE_TEMPLATE = "demo/base.html"
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "chat@localhost"
 CHATTER_SITE_URL = os.environ.get("CHATTER_SITE_URL", "http://127.0.0.1:8000") or None
+CHATTER_NOTIFY_DELAY = int(os.environ.get("CHATTER_NOTIFY_DELAY", "600"))
