@@ -8,7 +8,8 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
   timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
   E016 CHATTER_BASE_TEMPLATE renders no "content" block, E025 CHATTER_AVATAR_URL does not
-  import or is not callable;
+  import or is not callable, W040 CHATTER_SITE_URL unset without django-tenants (e-mail
+  digests cannot link);
 * in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
   cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
@@ -21,7 +22,9 @@ statements that tests/test_snippets.py appends to a fresh project's settings and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
@@ -53,7 +56,14 @@ CONN_MAX_AGE_SNIPPET = (
     'DATABASES["default"]["CONN_MAX_AGE"] = 300\nDATABASES["default"]["CONN_HEALTH_CHECKS"] = True'
 )
 MIDDLEWARE_SNIPPET = f'MIDDLEWARE += ["{HTMX_MIDDLEWARE}"]'
-SETTINGS_SNIPPETS = [IN_MEMORY_SNIPPET, REDIS_SNIPPET, CONN_MAX_AGE_SNIPPET, MIDDLEWARE_SNIPPET]
+SITE_URL_SNIPPET = 'CHATTER_SITE_URL = "https://chat.example.com"'
+SETTINGS_SNIPPETS = [
+    IN_MEMORY_SNIPPET,
+    REDIS_SNIPPET,
+    CONN_MAX_AGE_SNIPPET,
+    MIDDLEWARE_SNIPPET,
+    SITE_URL_SNIPPET,
+]
 
 
 @register()
@@ -271,6 +281,8 @@ def _positive_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
+_SITE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+
 # Each setting: a test of its value, and what a valid value is, for the message (marked
 # for translation here, translated where the message is made).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -315,6 +327,17 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CHATTER_AVATAR_URL": (
         lambda v: v is None or (isinstance(v, str) and bool(v)),
         gettext_noop("None or the dotted path of a callable"),
+    ),
+    "CHATTER_NOTIFY_DELAY": (
+        lambda v: (isinstance(v, timedelta) and v >= timedelta(0)) or _int(0)(v),
+        gettext_noop("a whole number of seconds, at least 0, or a timedelta"),
+    ),
+    "CHATTER_NOTIFY_MAX_MESSAGES": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
+    "CHATTER_SITE_URL": (
+        lambda v: v is None or (isinstance(v, str) and _SITE_URL.fullmatch(v) is not None),
+        gettext_noop(
+            'None or an address such as "https://chat.example.com" (or "https://{domain}")'
+        ),
     ),
 }
 
@@ -431,5 +454,25 @@ def _check_avatar_hook(path: str) -> list[CheckMessage]:
                 "initials."
             ),
             id="chatter.E025",
+        )
+    ]
+
+
+@register()
+def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E-mail digests (``chatter_notify``) link into rooms: they need the site's address.
+
+    Under django-tenants it defaults to each tenant's primary domain, so only a project
+    without it must set ``CHATTER_SITE_URL``.
+    """
+    from chatter import tenancy
+
+    if conf.get("CHATTER_SITE_URL") or tenancy.is_multitenant():
+        return []
+    return [
+        Warning(
+            _("CHATTER_SITE_URL is not set: manage.py chatter_notify cannot link into rooms."),
+            hint=_("Set it to the address of the site, e.g. %(code)s") % {"code": SITE_URL_SNIPPET},
+            id="chatter.W040",
         )
     ]

@@ -54,6 +54,15 @@ DEFAULTS: dict[str, Any] = {
     # The dotted path of a callable ``user -> str | None``: the URL of the user's picture,
     # shown in their avatars (None, or an empty answer: their initials). None: initials.
     "CHATTER_AVATAR_URL": None,
+    # E-mail digests (manage.py chatter_notify): a message is e-mailed once it has been
+    # unread this long (a number of seconds or a timedelta).
+    "CHATTER_NOTIFY_DELAY": 10 * 60,
+    # Most messages a digest shows per room (the rest are counted: "and 12 more").
+    "CHATTER_NOTIFY_MAX_MESSAGES": 5,
+    # The site's address for links in e-mails, e.g. "https://chat.example.com"; "{domain}"
+    # in it is the tenant's primary domain under django-tenants (None there:
+    # "https://{domain}").
+    "CHATTER_SITE_URL": None,
 }
 
 

@@ -84,6 +84,11 @@ class Membership(models.Model):
     # A muted room still counts unread messages in its own badge, but it sends no browser
     # notification, e-mail or push, and does not count in the page title.
     muted = models.BooleanField(_("muted"), default=False)
+    # The highest message number the e-mail digest has dealt with (chatter.notify): each
+    # message is e-mailed at most once, however many runs of chatter_notify overlap.
+    emailed_seq = models.PositiveBigIntegerField(
+        _("last message considered for e-mail"), default=0, editable=False
+    )
 
     class Meta:
         verbose_name = _("membership")
@@ -346,3 +351,31 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: {self.room_id}#{self.seq}"
+
+
+class Preferences(models.Model):
+    """One user's notification choices, created when first saved (``chatter.notify``).
+
+    A user without a row has the defaults: the e-mail digest on.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="chatter_preferences",
+        verbose_name=_("user"),
+    )
+    email_digest = models.BooleanField(
+        _("e-mail digest"),
+        default=True,
+        help_text=_("E-mail me the messages I have not read after a while."),
+    )
+    updated_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preferences")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}"

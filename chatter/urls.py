@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import group_views, mention_views, message_views, moderation_views, views
+from chatter import (
+    group_views,
+    mention_views,
+    message_views,
+    moderation_views,
+    notify_views,
+    views,
+)
 
 app_name = "chatter"
 
@@ -14,11 +21,13 @@ urlpatterns = [
     path("blocked/", moderation_views.blocked, name="blocked"),
     path("block/<str:username>/", moderation_views.block, name="block"),
     path("unblock/<str:username>/", moderation_views.unblock, name="unblock"),
+    path("preferences/", notify_views.preferences, name="preferences"),
     path("<uuid:room_id>/", views.chatroom, name="chatroom"),
     path("<uuid:room_id>/history/", views.history, name="history"),
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
     path("<uuid:room_id>/members/", mention_views.mention_search, name="mention_search"),
+    path("<uuid:room_id>/mute/", notify_views.mute, name="mute"),
     path("<uuid:room_id>/group/", group_views.group, name="group"),
     path("<uuid:room_id>/group/rename/", group_views.rename, name="group_rename"),
     path("<uuid:room_id>/group/add/", group_views.add, name="group_add"),

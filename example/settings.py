@@ -135,3 +135,9 @@ CHATTER_MAX_SOCKETS_PER_USER = int(os.environ.get("CHATTER_MAX_SOCKETS_PER_USER"
 
 # Chatter's pages inside the demo's layout (navigation, log out).
 CHATTER_BASE_TEMPLATE = "demo/base.html"
+
+# E-mail digests (manage.py chatter_notify): printed to the console, linking to the demo.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "chat@localhost"
+CHATTER_SITE_URL = os.environ.get("CHATTER_SITE_URL", "http://127.0.0.1:8000") or None
+CHATTER_NOTIFY_DELAY = int(os.environ.get("CHATTER_NOTIFY_DELAY", "600"))

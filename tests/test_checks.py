@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -143,6 +144,9 @@ VALID = {
     "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
     "CHATTER_MAX_REACTIONS": [1, 20, 100],
     "CHATTER_AVATAR_URL": [None, "tests.avatar_hooks.picture"],
+    "CHATTER_NOTIFY_DELAY": [0, 600, timedelta(minutes=30)],
+    "CHATTER_NOTIFY_MAX_MESSAGES": [1, 5, 100],
+    "CHATTER_SITE_URL": [None, "https://chat.example.com", "http://{domain}:8000/app"],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -169,6 +173,9 @@ INVALID = {
     "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
     "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
     "CHATTER_AVATAR_URL": ["", 3, ["tests.avatar_hooks.picture"], len],
+    "CHATTER_NOTIFY_DELAY": [-1, "600", 1.5, True, None, timedelta(seconds=-1)],
+    "CHATTER_NOTIFY_MAX_MESSAGES": [0, 101, "5", None],
+    "CHATTER_SITE_URL": ["", "chat.example.com", "ftp://example.com", "https://", 3],
 }
 
 
@@ -459,3 +466,12 @@ def test_the_redis_snippet_of_the_hints_passes_the_redis_checks() -> None:
     exec(checks.REDIS_SNIPPET, namespace)  # noqa: S102 - our own constant
     with override_settings(CHANNEL_LAYERS=namespace["CHANNEL_LAYERS"], DEBUG=False):
         assert checks.check_channels() == []
+
+
+def test_site_url_unset_is_a_warning_without_django_tenants() -> None:
+    with override_settings(CHATTER_SITE_URL=None):
+        messages = checks.check_site_url()
+        assert ids(messages) == ["chatter.W040"]
+        assert checks.SITE_URL_SNIPPET in (messages[0].hint or "")
+        assert ids(all_chatter_messages()) == ["chatter.W040"]
+    assert checks.check_site_url() == []
