@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     # The dotted path of a callable ``user -> str | None``: the URL of the user's picture,
     # shown in their avatars (None, or an empty answer: their initials). None: initials.
     "CHATTER_AVATAR_URL": None,
+    # The PostgreSQL text search configuration of the message search ("simple": words as
+    # written, for every language; "english", "german"...: stemmed, without stop words).
+    "CHATTER_SEARCH_CONFIG": "simple",
+    # Most results one message search shows.
+    "CHATTER_SEARCH_LIMIT": 20,
 }
 
 

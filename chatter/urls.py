@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import group_views, mention_views, message_views, moderation_views, views
+from chatter import (
+    group_views,
+    mention_views,
+    message_views,
+    moderation_views,
+    search_views,
+    views,
+)
 
 app_name = "chatter"
 
@@ -10,6 +17,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create_group, name="create_group"),
     path("users/", views.user_search, name="user_search"),
+    path("search/", search_views.message_search, name="search"),
     path("with/<str:username>/", views.chat_with, name="chat_with"),
     path("blocked/", moderation_views.blocked, name="blocked"),
     path("block/<str:username>/", moderation_views.block, name="block"),
