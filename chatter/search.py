@@ -46,7 +46,6 @@ from chatter.types import User
 
 #: Characters of a snippet (where the database does not cut it).
 SNIPPET_LENGTH = 160
-_HEADLINE_OPTIONS = 'MaxWords=24, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "'
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def search(user: User, raw: object, room: Room | None = None, limit: int | None 
         words = [] if postgres else [w for w, excluded in query.terms if not excluded]
         pieces = [_snippet(m.text, words) for m in rows]
     results.more = len(rows) > limit
-    results.hits = _hits(user, rows[:limit], pieces)
+    results.hits = _hits(user, rows[:limit], pieces[:limit])
     return results
 
 
@@ -187,7 +186,9 @@ def _full_text(qs: QuerySet[Message], text: str, limit: int) -> tuple[list[Messa
     tsquery = f"websearch_to_tsquery({config}, %s)"
     column = f'"{Message._meta.db_table}"."{search_index.COLUMN}"'
     start, stop = f"qs{secrets.token_hex(8)}q", f"qe{secrets.token_hex(8)}q"
-    options = f"StartSel={start}, StopSel={stop}, {_HEADLINE_OPTIONS}"
+    # The whole text (its fragments would leave out what its parser takes for tags), cut
+    # around the first match here.
+    options = f"StartSel={start}, StopSel={stop}, HighlightAll=true"
     matches = RawSQL(f"{column} @@ {tsquery}", [text], output_field=BooleanField())
     rank = RawSQL(f"ts_rank({column}, {tsquery})", [text], output_field=FloatField())
     headline = RawSQL(
@@ -219,17 +220,35 @@ def _cut(markers: re.Pattern[str], headline: str) -> list[Piece]:
 
 
 def _snippet(text: str, words: list[str]) -> list[Piece]:
-    """A part of ``text`` around its first match of ``words``, the matches marked."""
-    found = [m for w in words if (m := re.search(re.escape(w), text, re.IGNORECASE))]
-    first = min((m.start() for m in found), default=0)
-    start = max(first - SNIPPET_LENGTH // 3, 0)
-    part = text[start : start + SNIPPET_LENGTH]
-    prefix, suffix = ("…" if start else ""), ("…" if start + SNIPPET_LENGTH < len(text) else "")
+    """``text`` with its matches of ``words`` (in any case) marked."""
     if not words:
-        return [Piece(prefix + part + suffix)]
+        return [Piece(text)]
     longest_first = sorted(words, key=len, reverse=True)
-    pieces = _cut(re.compile("({})".format("|".join(map(re.escape, longest_first))), re.I), part)
-    return [Piece(prefix), *pieces, Piece(suffix)] if prefix or suffix else pieces
+    return _cut(re.compile("({})".format("|".join(map(re.escape, longest_first))), re.I), text)
+
+
+def _clip(pieces: list[Piece]) -> list[Piece]:
+    """At most :data:`SNIPPET_LENGTH` characters of ``pieces``, from a little before the
+    first marked one, with "…" where text is left out."""
+    first, at = 0, 0
+    for piece in pieces:
+        if piece.marked:
+            first = at
+            break
+        at += len(piece.text)
+    total = sum(len(p.text) for p in pieces)
+    start = max(min(first - SNIPPET_LENGTH // 3, total - SNIPPET_LENGTH), 0)
+    end = start + SNIPPET_LENGTH
+    clipped: list[Piece] = [Piece("…")] if start else []
+    at = 0
+    for piece in pieces:
+        low, high = max(start - at, 0), min(end - at, len(piece.text))
+        if low < high:
+            clipped.append(Piece(piece.text[low:high], piece.marked))
+        at += len(piece.text)
+    if end < total:
+        clipped.append(Piece("…"))
+    return clipped
 
 
 def _hits(user: User, rows: list[Message], pieces: list[list[Piece]]) -> list[Hit]:
@@ -247,7 +266,7 @@ def _hits(user: User, rows: list[Message], pieces: list[list[Piece]]) -> list[Hi
             others[membership.room_id].append(membership.user)
             people[membership.room_id][str(membership.user_id)] = membership.user
     return [
-        Hit(m, room_title(m.room, others[m.room_id]), _named(snippet, people[m.room_id]))
+        Hit(m, room_title(m.room, others[m.room_id]), _clip(_named(snippet, people[m.room_id])))
         for m, snippet in zip(rows, pieces, strict=True)
     ]
 
