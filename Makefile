@@ -16,7 +16,7 @@ export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
 export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
 .PHONY: screenshots demo demo-tenants test lint typecheck unit pg tenants browser docs coverage-erase coverage \
-	bench bench-profile bench-latency clean
+	bench bench-search bench-profile bench-latency clean
 # Every pytest stage runs under coverage; `make coverage` combines them (and the Daphne and
 # manage.py processes they start) and enforces the floor of pyproject.toml.
 PYTEST := $(PY) -m coverage run -m pytest
@@ -92,8 +92,13 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $@
 
-bench: $(VENV)/.bench-installed
+# The search figures first, so that the report of the run shows them beside the live ones.
+bench: $(VENV)/.bench-installed bench-search
 	$(PY) bench/harness.py $(BENCH_ARGS)
+
+# Message search at size (bench/search.py): 1,000,000 messages in 1,000 rooms.
+bench-search: $(VENV)/.installed
+	$(PY) bench/search.py $(if $(QUICK),--quick)
 
 bench-profile: $(VENV)/.bench-installed
 	$(PY) bench/profile.py $(if $(SYSTEMS),--systems $(SYSTEMS))

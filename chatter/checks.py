@@ -219,8 +219,10 @@ def check_search_index(
         if not search_index.config_exists(config, conn):
             found.append(
                 Error(
-                    _("CHATTER_SEARCH_CONFIG is %(config)r: the database %(alias)s has no "
-                      "text search configuration of that name.")
+                    _(
+                        "CHATTER_SEARCH_CONFIG is %(config)r: the database %(alias)s has no "
+                        "text search configuration of that name."
+                    )
                     % {"config": config, "alias": alias},
                     hint=_("SELECT cfgname FROM pg_ts_config lists those it has."),
                     id="chatter.E030",
@@ -231,8 +233,10 @@ def check_search_index(
         if indexed is not None and indexed.split(".")[-1] != config.split(".")[-1]:
             found.append(
                 Warning(
-                    _("The message search index was made with %(indexed)r, but "
-                      "CHATTER_SEARCH_CONFIG is %(config)r: searches miss words.")
+                    _(
+                        "The message search index was made with %(indexed)r, but "
+                        "CHATTER_SEARCH_CONFIG is %(config)r: searches miss words."
+                    )
                     % {"indexed": indexed, "config": config},
                     hint=_("Run manage.py chatter_search_reindex (once per tenant's schema)."),
                     id="chatter.W031",

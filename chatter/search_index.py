@@ -90,4 +90,3 @@ def config_exists(config: str, conn: BaseDatabaseWrapper | None = None) -> bool:
         )
         row = cursor.fetchone()
     return bool(row and row[0])
-

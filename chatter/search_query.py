@@ -99,7 +99,9 @@ def _add(query: Query, name: str, value: str, excluded: bool) -> None:
     """Apply the filter ``name:value`` to ``query`` (or say what is wrong with it)."""
     label = f"{name}:"
     if excluded:
-        query.errors.append(_("A filter cannot be excluded with “-”: %(filter)s") % {"filter": label})
+        query.errors.append(
+            _("A filter cannot be excluded with “-”: %(filter)s") % {"filter": label}
+        )
         return
     if not value:
         query.errors.append(_("%(filter)s needs a value after the colon.") % {"filter": label})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -36,7 +38,7 @@ def message_search(request: HttpRequest) -> HttpResponse:
         except Room.DoesNotExist:
             raise Http404(_("No such room.")) from None
     results = search.search(me, request.GET.get("q", ""), room=room)
-    context = {"results": results}
+    context: dict[str, Any] = {"results": results}
     if request.headers.get("HX-Request") == "true":
         return render(request, "chatter/_search_results.html", context)
     if room is not None:

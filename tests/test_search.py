@@ -17,10 +17,9 @@ from django.utils import timezone
 from chatter import messages, moderation, search, search_index
 from chatter.models import Message, Room
 from chatter.rooms import create_room
-from tests.factories import make_user, make_users
+from tests.factories import make_users
 
 pytestmark = pytest.mark.django_db
-
 
 
 def only_postgresql(test: Any) -> Any:
@@ -304,3 +303,42 @@ def test_config_names_that_are_not_names_are_refused() -> None:
     with pytest.raises(ValueError):
         search_index.config_literal("simple'; DROP TABLE x; --")
     assert search_index.config_literal("pg_catalog.english") == "'pg_catalog.english'::regconfig"
+
+
+@only_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_reindex_command_and_the_check(alice: Any, bob: Any, settings: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from chatter.checks import check_search_index
+
+    room = create_room([alice, bob])
+    send(room, bob, "they were running late")
+    assert check_search_index(databases=["default"]) == []
+    settings.CHATTER_SEARCH_CONFIG = "english"
+    assert [m.id for m in check_search_index(databases=["default"])] == ["chatter.W031"]
+    assert search.search(alice, "run").hits == []
+    call_command("chatter_search_reindex")
+    assert check_search_index(databases=["default"]) == []
+    assert texts(search.search(alice, "run")) == ["they were running late"]
+    settings.CHATTER_SEARCH_CONFIG = "klingon"
+    assert [m.id for m in check_search_index(databases=["default"])] == ["chatter.E030"]
+    with pytest.raises(CommandError, match="no text search configuration"):
+        call_command("chatter_search_reindex")
+    settings.CHATTER_SEARCH_CONFIG = "simple"
+    call_command("chatter_search_reindex")
+    assert search_index.indexed_config() == "simple"
+
+
+def test_the_reindex_command_needs_postgresql() -> None:
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite only")
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from chatter.checks import check_search_index
+
+    with pytest.raises(CommandError, match="PostgreSQL only"):
+        call_command("chatter_search_reindex")
+    assert check_search_index(databases=["default"]) == []

@@ -13,12 +13,19 @@ from chatter.search_query import FILTERS, MAX_LENGTH, MAX_VALUES, Query, parse
 def test_words_phrases_and_exclusions_are_the_text() -> None:
     query = parse('  lunch "next friday" -pizza or pasta  ')
     assert query.text == 'lunch "next friday" -pizza or pasta'
-    assert query.terms == [("lunch", False), ("next friday", False), ("pizza", True), ("pasta", False)]
+    assert query.terms == [
+        ("lunch", False),
+        ("next friday", False),
+        ("pizza", True),
+        ("pasta", False),
+    ]
     assert not query.errors and not query.has_filters
 
 
 def test_each_filter() -> None:
-    query = parse('from:alice from:@Bob in:"book club" in:bob before:2025-03-01 after:2025-01-31 hi')
+    query = parse(
+        'from:alice from:@Bob in:"book club" in:bob before:2025-03-01 after:2025-01-31 hi'
+    )
     assert query.senders == ["alice", "Bob"]
     assert query.rooms == ["book club", "bob"]
     assert query.before == datetime.date(2025, 3, 1)

@@ -21,7 +21,9 @@ def send(room_id: Any, user: Any, text: str) -> Any:
     return messages.send_message(Room.objects.get(pk=room_id), user, text)[0]
 
 
-def test_the_partial_links_each_result_to_its_message(alice_client: Any, alice: Any, bob: Any) -> None:
+def test_the_partial_links_each_result_to_its_message(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
     room = create_room([alice, bob])
     sent = send(room, bob, "the quarterly numbers")
     response = alice_client.get(URL, {"q": "quarterly"}, **HTMX)

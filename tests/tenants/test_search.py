@@ -12,7 +12,10 @@ from tests.tenants.test_views import client_for, request  # noqa: F401  (the fix
 
 
 def test_a_search_finds_its_tenants_messages_only(
-    alpha: TenantInfo, beta: TenantInfo, tenant_room: Any, client_for: Any  # noqa: F811
+    alpha: TenantInfo,
+    beta: TenantInfo,
+    tenant_room: Any,
+    client_for: Any,  # noqa: F811
 ) -> None:
     """alice of beta has alice of alpha's id and a room of the same people: she finds
     beta's message, never alpha's, by the page and by the domain function."""
@@ -21,7 +24,9 @@ def test_a_search_finds_its_tenants_messages_only(
         room = tenant_room(tenant.schema_name, tenant.users["alice"], tenant.users["bob"])
         rooms[tenant.schema_name] = room
         with schema_context(tenant.schema_name):
-            messages.send_message(room, tenant.users["bob"], f"zebra crossing in {tenant.schema_name}")
+            messages.send_message(
+                room, tenant.users["bob"], f"zebra crossing in {tenant.schema_name}"
+            )
     with schema_context("beta"):
         found = search.search(beta.users["alice"], "zebra")
     assert [hit.message.text for hit in found.hits] == ["zebra crossing in beta"]
