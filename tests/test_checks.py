@@ -143,6 +143,8 @@ VALID = {
     "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
     "CHATTER_MAX_REACTIONS": [1, 20, 100],
     "CHATTER_AVATAR_URL": [None, "tests.avatar_hooks.picture"],
+    "CHATTER_SEARCH_CONFIG": ["simple", "english", "pg_catalog.german", "public.my_config"],
+    "CHATTER_SEARCH_LIMIT": [1, 200],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -169,6 +171,8 @@ INVALID = {
     "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
     "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
     "CHATTER_AVATAR_URL": ["", 3, ["tests.avatar_hooks.picture"], len],
+    "CHATTER_SEARCH_CONFIG": ["", "simple'; --", "a.b.c", "1st", None, ["simple"]],
+    "CHATTER_SEARCH_LIMIT": [0, 201, "20", None, True],
 }
 
 
