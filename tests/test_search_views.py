@@ -7,12 +7,15 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chatter import messages
 from chatter.models import Room
 from chatter.rooms import create_room
 
-pytestmark = pytest.mark.django_db
+# On SQLite in the unit stage, on PostgreSQL (full-text search) in the pg stage.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 URL = reverse("chatter:search")
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -105,3 +108,21 @@ def test_the_room_list_has_both_boxes(alice_client: Any) -> None:
     html = alice_client.get(reverse("chatter:index")).content.decode()
     assert 'id="chatter-msg-search-q"' in html and 'id="chatter-search-q"' in html
     assert 'hx-trigger="input changed delay:300ms, search"' in html
+
+
+_QUERIES = st.lists(
+    st.sampled_from(["from:", "in:", "before:", "after:", '"', "-", " ", "or", "2025-01-02", "x"])
+    | st.text(max_size=8),
+    max_size=10,
+).map("".join)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=_QUERIES | st.text(max_size=250))
+def test_any_query_gets_an_answer_never_a_500(alice_client: Any, raw: str) -> None:
+    response = alice_client.get(URL, {"q": raw}, **HTMX)
+    assert response.status_code in (200, 400)
+    if "\x00" in raw or any("\ud800" <= ch <= "\udfff" for ch in raw):
+        assert response.status_code == 400
