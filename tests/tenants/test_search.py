@@ -39,3 +39,20 @@ def test_a_search_finds_its_tenants_messages_only(
         client_for(beta, beta.users["alice"]), "get", "/chat/search/", q=f"in:{rooms['alpha'].pk}"
     )
     assert page.status_code == 400 and b"You have no conversation called" in page.content
+
+
+def test_the_reindex_command_works_in_one_tenants_schema(alpha: TenantInfo) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from chatter import search_index
+
+    out = StringIO()
+    call_command("chatter_search_reindex", "--schema", "alpha", stdout=out)
+    assert "Search index rebuilt with 'simple' (it was 'simple')." in out.getvalue()
+    connection.set_schema_to_public()
+    assert search_index.indexed_config() is None  # the public schema has no messages
+    with schema_context("alpha"):
+        assert search_index.indexed_config() == "simple"
