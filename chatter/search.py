@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, FloatField, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -257,23 +258,40 @@ def _clip(pieces: list[Piece]) -> list[Piece]:
 
 
 def _hits(user: User, rows: list[Message], pieces: list[list[Piece]]) -> list[Hit]:
-    """The results, with their rooms' titles and mentions named (one query)."""
+    """The results, with their rooms' titles and mentions named (one query).
+
+    Only the members a result shows are loaded: all of an unnamed room (its title names
+    them), and those its snippet mentions: a named group of 200 loads none or a few.
+    """
     others: dict[Any, list[User]] = {m.room_id: [] for m in rows}
     people: dict[Any, dict[str, User]] = {m.room_id: {str(user.pk): user} for m in rows}
-    order = "user__" + get_user_model().USERNAME_FIELD
-    if rows:
+    unnamed = [m.room_id for m in rows if not m.room.name]
+    mentioned = _user_ids({t for snippet in pieces for p in snippet for t in TOKEN.findall(p.text)})
+    if unnamed or mentioned:
+        wanted = Q(room_id__in=unnamed) | Q(room_id__in=list(others), user_id__in=mentioned)
         for membership in (
-            Membership.objects.filter(room_id__in=list(others))
+            Membership.objects.filter(wanted)
             .exclude(user_id=user.pk)
             .select_related("user")
-            .order_by(order)
+            .order_by("user__" + get_user_model().USERNAME_FIELD)
         ):
-            others[membership.room_id].append(membership.user)
+            if membership.room_id in unnamed:
+                others[membership.room_id].append(membership.user)
             people[membership.room_id][str(membership.user_id)] = membership.user
     return [
         Hit(m, room_title(m.room, others[m.room_id]), _clip(_named(snippet, people[m.room_id])))
         for m, snippet in zip(rows, pieces, strict=True)
     ]
+
+
+def _user_ids(tokens: set[str]) -> list[Any]:
+    """The mention tokens' ids that are primary keys of the user model (others name no one)."""
+    field = get_user_model()._meta.pk
+    ids = []
+    for token in tokens:
+        with contextlib.suppress(ValidationError):
+            ids.append(field.to_python(token) if field is not None else token)
+    return ids
 
 
 def _named(pieces: list[Piece], people: dict[str, User]) -> list[Piece]:

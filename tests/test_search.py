@@ -17,7 +17,7 @@ from django.utils import timezone
 from chatter import messages, moderation, search, search_index
 from chatter.models import Message, Room
 from chatter.rooms import create_room
-from tests.factories import make_users
+from tests.factories import crowd, make_users
 
 pytestmark = pytest.mark.django_db
 
@@ -221,9 +221,21 @@ def test_statements_do_not_grow_with_rooms_or_results(alice: Any, user_factory: 
         for _ in range(3):
             send(create_room([alice, person]), person, f"hello <@{alice.pk}>")
     send(create_room([alice, *others], name="All"), others[5], "hello all")
+    big = crowd("member", 199)
+    send(create_room([alice, *big], name="Two hundred"), big[7], f"hello <@{big[150].pk}>")
     large = [measure("hello"), measure("hello from:p0 in:p0")]
     assert [count for count, _ in small] == [count for count, _ in large] == [2, 4]
-    assert large[0][1] == 1 + 39 * 3 + 1
+    assert large[0][1] == 1 + 39 * 3 + 1 + 1
+
+
+@pytest.mark.postgres
+def test_a_result_of_a_named_group_of_200_names_its_mentions(alice: Any) -> None:
+    big = crowd("member", 199)
+    room = create_room([alice, *big], name="Two hundred")
+    send(room, big[7], f"hello <@{big[150].pk}> and <@nobody> and <@{alice.pk}>")
+    [hit] = search.search(alice, "hello").hits
+    assert hit.title == "Two hundred" and hit.message.sender == big[7]
+    assert snippet(hit) == "[hello] @member150 and <@nobody> and @Alice Liddell"
 
 
 @only_postgresql
@@ -265,10 +277,16 @@ def test_the_search_uses_the_gin_index(alice: Any, bob: Any) -> None:
         )
         cursor.execute(
             "INSERT INTO chatter_message (room_id, sender_id, seq, text, created_at, kind, change) "
-            "SELECT r.id, %s, g, 'word' || ((g * 7919 + hashtext(r.id::text)) %% 3000) || "
+            "SELECT r.id, %s, g, 'word' || abs((g * 7919 + hashtext(r.id::text)) %% 3000) || "
             "' common ' || md5(g::text), now(), '', 0 "
             "FROM chatter_room r CROSS JOIN generate_series(1, 100) g",
             [bob.pk],
+        )
+        # At least one match in alice's rooms, whatever the random words.
+        cursor.execute(
+            "UPDATE chatter_message SET text = text || ' word42' WHERE seq = 1 AND room_id = "
+            "(SELECT room_id FROM chatter_membership WHERE user_id = %s LIMIT 1)",
+            [alice.pk],
         )
         # What autovacuum does: new entries move from the GIN's pending list into the index.
         cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [search_index.INDEX])
