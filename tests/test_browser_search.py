@@ -43,6 +43,8 @@ def test_search_by_keyboard_opens_the_room_at_the_message(site: Any, pages: Any)
     hits = results.locator("a.chatter-hit")
     expect(hits).to_have_count(2, timeout=60_000)
     expect(results.locator("mark").first).to_have_text("budget", ignore_case=True)
+    # Times in the reader's locale (en-US here), as in the room list.
+    expect(hits.first.locator("time")).to_have_text(re.compile(r"^\d{1,2}:\d{2}\s?[AP]M$"))
     # Markup in a message is text.
     expect(results).to_contain_text("<b>meeting</b>")
     assert results.locator("b").count() == 0

@@ -40,6 +40,25 @@
     }
   });
 
+  // Result times in the reader's locale and time zone, as the room list shows them: the
+  // time today, else the date (the server's words stay without JavaScript).
+  function localTimes() {
+    var lang = document.documentElement.lang || undefined;
+    document.querySelectorAll("#chatter-msg-results time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      try {
+        el.textContent = new Date().toDateString() === when.toDateString()
+          ? when.toLocaleTimeString(lang, { hour: "numeric", minute: "2-digit" })
+          : when.toLocaleDateString(lang, { month: "short", day: "numeric", year: "numeric" });
+        el.title = when.toLocaleString(lang);
+      } catch (e) { /* an unknown language: the server's words stay */ }
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.target && evt.target.id === "chatter-msg-results") localTimes();
+  });
+
   // The message a link opened the room at: scrolled to (after chatter.js has scrolled the
   // list to its end) and marked until the reader moves on.
   function showTarget() {
@@ -52,6 +71,7 @@
     target.scrollIntoView({ block: "center" });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showTarget);
-  else showTarget();
+  function start() { localTimes(); showTarget(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
