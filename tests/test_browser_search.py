@@ -74,3 +74,25 @@ def test_search_by_keyboard_opens_the_room_at_the_message(site: Any, pages: Any)
     expect(target).to_have_class(re.compile(r"\bis-found\b"), timeout=60_000)
     expect(target).to_be_in_viewport()
     alice.screenshot(path=str(SCREENSHOTS / "search-opened.png"))
+
+
+def test_search_in_one_room_from_its_header_on_a_phone(site: Any, pages: Any) -> None:
+    rooms = site["rooms"]
+    servers.manage(site["env"], "chatter_send", rooms["carol-bob"], "carol", "Tickets for Friday")
+    servers.manage(site["env"], "chatter_send", rooms["alice-bob"], "alice", "Tickets sold out")
+    bob = pages("bob")
+    bob.goto(f"/chat/{rooms['carol-bob']}/")
+    expect_connected(bob)
+    header = bob.locator(".chatter-room-header")
+    link = header.get_by_role("link", name="Search", exact=True)
+    expect(link).to_be_visible()
+    # The header still fits the phone's width with its new link.
+    assert header.evaluate("h => h.scrollWidth <= h.clientWidth + 1")
+    link.click()
+    box = bob.locator("#chatter-msg-search-q")
+    expect(box).to_be_focused(timeout=60_000)
+    expect(bob.locator("label[for='chatter-msg-search-q']")).to_have_text("Search in Carol Chen")
+    bob.keyboard.type("tickets")
+    hits = bob.locator("#chatter-msg-results a.chatter-hit")
+    expect(hits).to_have_count(1, timeout=60_000)
+    expect(hits.first).to_contain_text("Tickets for Friday")
