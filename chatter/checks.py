@@ -8,8 +8,9 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
   timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
   E016 CHATTER_BASE_TEMPLATE renders no "content" block, E025 CHATTER_AVATAR_URL does not
-  import or is not callable, W040 CHATTER_SITE_URL unset without django-tenants (e-mail
-  digests cannot link);
+  import or is not callable, E030 CHATTER_SEARCH_CONFIG not in the database and W031 the
+  message search index made with another configuration (both with ``--database``), W040
+  CHATTER_SITE_URL unset without django-tenants (e-mail digests cannot link);
 * in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
   cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
@@ -29,14 +30,14 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from chatter import avatars, conf
+from chatter import avatars, conf, search_index
 from chatter.template_blocks import rendered_blocks
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
@@ -211,6 +212,49 @@ def check_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return _check_connections(settings.DATABASES.get("default", {}))
 
 
+@register(Tags.database)
+def check_search_index(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """On PostgreSQL (with ``--database``, and before ``migrate``): the configuration of
+    CHATTER_SEARCH_CONFIG exists, and the message search's column was made with it."""
+    from django.db import connections
+
+    config = conf.get("CHATTER_SEARCH_CONFIG")
+    found: list[CheckMessage] = []
+    for alias in databases or []:
+        conn = connections[alias]
+        if not search_index.is_postgresql(conn) or not RULES["CHATTER_SEARCH_CONFIG"][0](config):
+            continue
+        if not search_index.config_exists(config, conn):
+            found.append(
+                Error(
+                    _(
+                        "CHATTER_SEARCH_CONFIG is %(config)r: the database %(alias)s has no "
+                        "text search configuration of that name."
+                    )
+                    % {"config": config, "alias": alias},
+                    hint=_("SELECT cfgname FROM pg_ts_config lists those it has."),
+                    id="chatter.E030",
+                )
+            )
+            continue
+        indexed = search_index.indexed_config(conn)
+        if indexed is not None and indexed.split(".")[-1] != config.split(".")[-1]:
+            found.append(
+                Warning(
+                    _(
+                        "The message search index was made with %(indexed)r, but "
+                        "CHATTER_SEARCH_CONFIG is %(config)r: searches miss words."
+                    )
+                    % {"indexed": indexed, "config": config},
+                    hint=_("Run manage.py chatter_search_reindex (once per tenant's schema)."),
+                    id="chatter.W031",
+                )
+            )
+    return found
+
+
 def _check_connections(database: dict[str, Any]) -> list[CheckMessage]:
     engine = database.get("ENGINE", "")
     if "postgresql" not in engine or database.get("CONN_MAX_AGE", 0) != 0:
@@ -339,6 +383,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
             'None or an address such as "https://chat.example.com" (or "https://{domain}")'
         ),
     ),
+    "CHATTER_SEARCH_CONFIG": (
+        lambda v: isinstance(v, str) and search_index.CONFIG_NAME.fullmatch(v) is not None,
+        gettext_noop('the name of a text search configuration, such as "simple" or "english"'),
+    ),
+    "CHATTER_SEARCH_LIMIT": (_int(1, 200), gettext_noop("an integer from 1 to 200")),
 }
 
 

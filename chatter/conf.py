@@ -63,6 +63,11 @@ DEFAULTS: dict[str, Any] = {
     # in it is the tenant's primary domain under django-tenants (None there:
     # "https://{domain}").
     "CHATTER_SITE_URL": None,
+    # The PostgreSQL text search configuration of the message search ("simple": words as
+    # written, for every language; "english", "german"...: stemmed, without stop words).
+    "CHATTER_SEARCH_CONFIG": "simple",
+    # Most results one message search shows.
+    "CHATTER_SEARCH_LIMIT": 20,
 }
 
 

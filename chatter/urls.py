@@ -8,6 +8,7 @@ from chatter import (
     message_views,
     moderation_views,
     notify_views,
+    search_views,
     views,
 )
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create_group, name="create_group"),
     path("users/", views.user_search, name="user_search"),
+    path("search/", search_views.message_search, name="search"),
     path("with/<str:username>/", views.chat_with, name="chat_with"),
     path("blocked/", moderation_views.blocked, name="blocked"),
     path("block/<str:username>/", moderation_views.block, name="block"),

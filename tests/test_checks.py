@@ -147,6 +147,8 @@ VALID = {
     "CHATTER_NOTIFY_DELAY": [0, 600, timedelta(minutes=30)],
     "CHATTER_NOTIFY_MAX_MESSAGES": [1, 5, 100],
     "CHATTER_SITE_URL": [None, "https://chat.example.com", "http://{domain}:8000/app"],
+    "CHATTER_SEARCH_CONFIG": ["simple", "english", "pg_catalog.german", "public.my_config"],
+    "CHATTER_SEARCH_LIMIT": [1, 200],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -176,6 +178,8 @@ INVALID = {
     "CHATTER_NOTIFY_DELAY": [-1, "600", 1.5, True, None, timedelta(seconds=-1)],
     "CHATTER_NOTIFY_MAX_MESSAGES": [0, 101, "5", None],
     "CHATTER_SITE_URL": ["", "chat.example.com", "ftp://example.com", "https://", 3],
+    "CHATTER_SEARCH_CONFIG": ["", "simple'; --", "a.b.c", "1st", None, ["simple"]],
+    "CHATTER_SEARCH_LIMIT": [0, 201, "20", None, True],
 }
 
 
