@@ -54,6 +54,35 @@ DEFAULTS: dict[str, Any] = {
     # The dotted path of a callable ``user -> str | None``: the URL of the user's picture,
     # shown in their avatars (None, or an empty answer: their initials). None: initials.
     "CHATTER_AVATAR_URL": None,
+    # -- Attachments (chatter.attachments) --
+    # Where files are kept: None for Django's default_storage, else an alias of the
+    # STORAGES setting or the dotted path of a Storage class.
+    "CHATTER_STORAGE": None,
+    # Most bytes of the files of one message together, counted while the upload streams.
+    "CHATTER_MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
+    # Most files one message may carry.
+    "CHATTER_MAX_UPLOAD_FILES": 10,
+    # The types accepted, as read from the files' content (never their names).
+    "CHATTER_UPLOAD_TYPES": [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/svg+xml",
+        "application/pdf",
+        "application/zip",
+        "text/plain",
+    ],
+    # Most bytes one user's stored files may take together (None: no quota).
+    "CHATTER_UPLOAD_QUOTA_BYTES": 200 * 1024 * 1024,
+    # Largest image accepted, in pixels (width x height), read before it is decoded.
+    "CHATTER_MAX_IMAGE_PIXELS": 40_000_000,
+    # The box thumbnails fit in, in pixels (width, height).
+    "CHATTER_THUMBNAIL_SIZE": (320, 320),
+    # How files are served: None (by Django), "x-accel-redirect" (nginx; with
+    # CHATTER_SENDFILE_PREFIX, its internal location) or "x-sendfile" (Apache, lighttpd).
+    "CHATTER_SENDFILE": None,
+    "CHATTER_SENDFILE_PREFIX": "",
 }
 
 
