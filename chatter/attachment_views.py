@@ -53,13 +53,17 @@ def _wants_fragment(request: HttpRequest) -> bool:
 
 
 def _refusal(
-    request: HttpRequest, room: Room, exc: messages.MessageRefused, text: str = ""
+    request: HttpRequest,
+    room: Room,
+    exc: messages.MessageRefused,
+    text: str = "",
+    client_id: str = "",
 ) -> HttpResponse:
     """The refusal under the composer (a fragment for the page's script), or the room
-    page with it and the text kept."""
+    page with it and the text kept. It reads nothing of the request's body."""
     status = STATUS.get(exc.code, 400)
     if _wants_fragment(request):
-        context = {"error": str(exc), "client_id": request.POST.get("client_id", "")}
+        context = {"error": str(exc), "client_id": client_id}
         return render(request, "chatter/frames/composer_error.html", context, status=status)
     request.htmx = False  # type: ignore[attr-defined]  # the whole page, not htmx's composer
     return _refused(request, room, text, str(exc), status)  # type: ignore[arg-type]
@@ -93,24 +97,24 @@ def _upload(
     if has_unstorable_text(request):
         raise BadRequest(_("The request has characters that cannot be stored."))
     text = request.POST.get("text", "")
+    client_id = request.POST.get("client_id", "")
     if handler.refusal is not None:
-        return _refusal(request, room, handler.refusal, text)
+        return _refusal(request, room, handler.refusal, text, client_id)
     try:
         message, created = attachments.send(
             room,
             _requester(request),
             text,
             request.FILES.getlist("files"),
-            request.POST.get("client_id"),
+            client_id,
             _reply_to(request),
         )
     except messages.MessageRefused as exc:
-        return _refusal(request, room, exc, text)
+        return _refusal(request, room, exc, text, client_id)
     if created:
         live.announce_message(message)
     if _wants_fragment(request):
-        context = {"client_id": request.POST.get("client_id", "")}
-        return render(request, "chatter/frames/sent.html", context)
+        return render(request, "chatter/frames/sent.html", {"client_id": client_id})
     return redirect("chatter:chatroom", room_id=room.id)
 
 
@@ -165,4 +169,3 @@ def thumbnail(request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.UUID
     if not file.thumb_path:
         return _serve(file, file.path, file.content_type)
     return _serve(file, file.thumb_path, attachments.type_of(file.thumb_path))
-

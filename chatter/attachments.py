@@ -91,7 +91,9 @@ def clean_name(name: object) -> str:
     text = unicodedata.normalize("NFC", name if isinstance(name, str) else "")
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
     text = "".join(
-        " " if ch.isspace() else ch for ch in text if unicodedata.category(ch)[0] != "C"
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or unicodedata.category(ch)[0] != "C"
     )
     text = " ".join(text.split()).strip(" .")
     if len(text) > ATTACHMENT_NAME_MAX_LENGTH:
@@ -301,10 +303,17 @@ def send(
                 written.append(thumb)
             rows.append(
                 Attachment(
-                    uploader_id=author.pk, position=position, name=upload.name,
-                    content_type=upload.content_type, size=len(upload.data), path=path,
-                    width=upload.width, height=upload.height, thumb_path=thumb,
-                    thumb_width=upload.thumb_width, thumb_height=upload.thumb_height,
+                    uploader_id=author.pk,
+                    position=position,
+                    name=upload.name,
+                    content_type=upload.content_type,
+                    size=len(upload.data),
+                    path=path,
+                    width=upload.width,
+                    height=upload.height,
+                    thumb_path=thumb,
+                    thumb_width=upload.thumb_width,
+                    thumb_height=upload.thumb_height,
                 )  # fmt: skip
             )
         with transaction.atomic():

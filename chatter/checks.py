@@ -8,7 +8,8 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
   timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
   E016 CHATTER_BASE_TEMPLATE renders no "content" block, E025 CHATTER_AVATAR_URL does not
-  import or is not callable;
+  import or is not callable, E040 CHATTER_STORAGE gives no storage, E041 an unknown type in
+  CHATTER_UPLOAD_TYPES, E042 X-Accel-Redirect without CHATTER_SENDFILE_PREFIX;
 * in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
   cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
@@ -316,6 +317,34 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or (isinstance(v, str) and bool(v)),
         gettext_noop("None or the dotted path of a callable"),
     ),
+    # Attachments (the storage, the types and the web server's part: chatter.E040-E042).
+    "CHATTER_STORAGE": (
+        lambda v: v is None or (isinstance(v, str) and bool(v)),
+        gettext_noop("None, an alias of STORAGES or the dotted path of a Storage class"),
+    ),
+    "CHATTER_MAX_UPLOAD_BYTES": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_MAX_UPLOAD_FILES": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
+    "CHATTER_UPLOAD_TYPES": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(t, str) for t in v),
+        gettext_noop('a list of types, such as "image/png"'),
+    ),
+    "CHATTER_UPLOAD_QUOTA_BYTES": (
+        lambda v: v is None or _int(0)(v),
+        gettext_noop("an integer of at least 0, or None (no quota)"),
+    ),
+    "CHATTER_MAX_IMAGE_PIXELS": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_THUMBNAIL_SIZE": (
+        lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(_int(16, 4096)(n) for n in v),
+        gettext_noop("a pair of integers from 16 to 4096 (width, height)"),
+    ),
+    "CHATTER_SENDFILE": (
+        lambda v: v in (None, "x-accel-redirect", "x-sendfile"),
+        gettext_noop('None, "x-accel-redirect" or "x-sendfile"'),
+    ),
+    "CHATTER_SENDFILE_PREFIX": (
+        lambda v: isinstance(v, str),
+        gettext_noop('the internal location of the files, such as "/chatter-files/"'),
+    ),
 }
 
 
@@ -343,6 +372,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.extend(_check_template(valid["CHATTER_BASE_TEMPLATE"]))
     if valid.get("CHATTER_AVATAR_URL"):
         messages.extend(_check_avatar_hook(valid["CHATTER_AVATAR_URL"]))
+    messages.extend(_check_attachments(valid))
     if "CHATTER_MAX_FRAME_BYTES" in valid and "CHATTER_MESSAGE_MAX_LENGTH" in valid:
         needed = valid["CHATTER_MESSAGE_MAX_LENGTH"] * 4 + 1024
         if valid["CHATTER_MAX_FRAME_BYTES"] < needed:
@@ -433,3 +463,51 @@ def _check_avatar_hook(path: str) -> list[CheckMessage]:
             id="chatter.E025",
         )
     ]
+
+
+def _check_attachments(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E040 CHATTER_STORAGE names no storage, E041 CHATTER_UPLOAD_TYPES has a type
+    Chatter does not know, E042 "x-accel-redirect" without CHATTER_SENDFILE_PREFIX."""
+    from chatter import attachments
+
+    found: list[CheckMessage] = []
+    name = valid.get("CHATTER_STORAGE")
+    if name:
+        try:
+            attachments.storage()
+        except Exception as exc:  # a missing alias, module or class: all are misconfigurations
+            found.append(
+                Error(
+                    _("CHATTER_STORAGE is %(name)r, which gives no storage: %(error)s")
+                    % {"name": name, "error": exc},
+                    hint=_(
+                        "Use None (Django's default_storage), an alias of the STORAGES setting"
+                        " or the dotted path of a Storage class."
+                    ),
+                    id="chatter.E040",
+                )
+            )
+    unknown = sorted(set(valid.get("CHATTER_UPLOAD_TYPES", ())) - set(attachments.EXTENSIONS))
+    if unknown:
+        found.append(
+            Error(
+                _("CHATTER_UPLOAD_TYPES has types Chatter does not know: %(types)s.")
+                % {"types": ", ".join(unknown)},
+                hint=_("Choose among: %(types)s.") % {"types": ", ".join(attachments.EXTENSIONS)},
+                id="chatter.E041",
+            )
+        )
+    if valid.get("CHATTER_SENDFILE") == "x-accel-redirect" and not valid.get(
+        "CHATTER_SENDFILE_PREFIX"
+    ):
+        found.append(
+            Error(
+                _('CHATTER_SENDFILE is "x-accel-redirect" but CHATTER_SENDFILE_PREFIX is empty.'),
+                hint=_(
+                    "Set it to the internal nginx location that serves the storage's"
+                    ' directory, such as "/chatter-files/".'
+                ),
+                id="chatter.E042",
+            )
+        )
+    return found

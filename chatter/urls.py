@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chatter import attachment_views, group_views, mention_views, message_views, moderation_views, views
+from chatter import (
+    attachment_views,
+    group_views,
+    mention_views,
+    message_views,
+    moderation_views,
+    views,
+)
 
 app_name = "chatter"
 
@@ -19,7 +26,9 @@ urlpatterns = [
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
     path("<uuid:room_id>/upload/", attachment_views.upload, name="upload"),
-    path("<uuid:room_id>/files/<uuid:attachment_id>/", attachment_views.attachment, name="attachment"),
+    path(
+        "<uuid:room_id>/files/<uuid:attachment_id>/", attachment_views.attachment, name="attachment"
+    ),
     path(
         "<uuid:room_id>/files/<uuid:attachment_id>/thumb/",
         attachment_views.thumbnail,
