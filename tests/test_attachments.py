@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from chatter import attachment_views, attachments, frames, messages, rooms
+from chatter import attachment_views, attachments, frames, messages, rooms, uploads
 from chatter.models import ATTACHMENT_NAME_MAX_LENGTH, Attachment, Message, Room
 
 pytestmark = pytest.mark.django_db
@@ -75,31 +75,31 @@ def _post(client: Any, room: Room, files: list[Any], text: str = "", **extra: An
 
 
 def test_clean_name_keeps_only_the_last_part_and_shows_no_controls() -> None:
-    assert attachments.clean_name("../../etc/passwd") == "passwd"
-    assert attachments.clean_name("C:\\Users\\me\\photo.JPG") == "photo.JPG"
-    assert attachments.clean_name("a\u202eb\x00c\nd.txt") == "abc d.txt"
-    assert attachments.clean_name("") == "file"
-    assert attachments.clean_name(None) == "file"
-    long = attachments.clean_name("x" * 500 + ".pdf")
+    assert uploads.clean_name("../../etc/passwd") == "passwd"
+    assert uploads.clean_name("C:\\Users\\me\\photo.JPG") == "photo.JPG"
+    assert uploads.clean_name("a\u202eb\x00c\nd.txt") == "abc d.txt"
+    assert uploads.clean_name("") == "file"
+    assert uploads.clean_name(None) == "file"
+    long = uploads.clean_name("x" * 500 + ".pdf")
     assert len(long) == ATTACHMENT_NAME_MAX_LENGTH and long.endswith("….pdf")
 
 
 @given(st.text(max_size=600))
 def test_clean_name_of_anything_is_short_shown_and_has_no_path(name: str) -> None:
-    cleaned = attachments.clean_name(name)
+    cleaned = uploads.clean_name(name)
     assert 0 < len(cleaned) <= ATTACHMENT_NAME_MAX_LENGTH
     assert "/" not in cleaned and "\\" not in cleaned
     assert not any(ch in cleaned for ch in "\x00\n\r\t\u202e\u200b")
 
 
 def test_detect_type_reads_the_content_not_the_name() -> None:
-    assert attachments.detect_type(png()) == "image/png"
-    assert attachments.detect_type(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n") == "application/pdf"
-    assert attachments.detect_type("Grüße\n".encode()) == "text/plain"
-    assert attachments.detect_type(b"<svg xmlns='http://www.w3.org/2000/svg'/>") == "image/svg+xml"
-    assert attachments.detect_type(b"MZ\x90\x00\x03" + b"\x00" * 60) is None  # a program
-    assert attachments.detect_type(b"\x00\x01\x02garbage\xff") is None
-    assert attachments.detect_type(b"") is None
+    assert uploads.detect_type(png()) == "image/png"
+    assert uploads.detect_type(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n") == "application/pdf"
+    assert uploads.detect_type("Grüße\n".encode()) == "text/plain"
+    assert uploads.detect_type(b"<svg xmlns='http://www.w3.org/2000/svg'/>") == "image/svg+xml"
+    assert uploads.detect_type(b"MZ\x90\x00\x03" + b"\x00" * 60) is None  # a program
+    assert uploads.detect_type(b"\x00\x01\x02garbage\xff") is None
+    assert uploads.detect_type(b"") is None
 
 
 def test_a_wrong_type_behind_a_right_extension_is_refused_and_nothing_stored(

@@ -143,6 +143,15 @@ VALID = {
     "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
     "CHATTER_MAX_REACTIONS": [1, 20, 100],
     "CHATTER_AVATAR_URL": [None, "tests.avatar_hooks.picture"],
+    "CHATTER_STORAGE": [None, "default", "django.core.files.storage.FileSystemStorage"],
+    "CHATTER_MAX_UPLOAD_BYTES": [1, 10 * 1024 * 1024],
+    "CHATTER_MAX_UPLOAD_FILES": [1, 100],
+    "CHATTER_UPLOAD_TYPES": [[], ["image/png"], ("text/plain", "application/pdf")],
+    "CHATTER_UPLOAD_QUOTA_BYTES": [None, 0, 10**9],
+    "CHATTER_MAX_IMAGE_PIXELS": [1, 10**8],
+    "CHATTER_THUMBNAIL_SIZE": [(16, 16), [640, 480]],
+    "CHATTER_SENDFILE": [None, "x-sendfile"],
+    "CHATTER_SENDFILE_PREFIX": ["", "/chatter-files/"],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -169,6 +178,15 @@ INVALID = {
     "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
     "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
     "CHATTER_AVATAR_URL": ["", 3, ["tests.avatar_hooks.picture"], len],
+    "CHATTER_STORAGE": ["", 3],
+    "CHATTER_MAX_UPLOAD_BYTES": [0, "10", None],
+    "CHATTER_MAX_UPLOAD_FILES": [0, 101, True],
+    "CHATTER_UPLOAD_TYPES": ["image/png", [3], None],
+    "CHATTER_UPLOAD_QUOTA_BYTES": [-1, "1", 2.5],
+    "CHATTER_MAX_IMAGE_PIXELS": [0, None],
+    "CHATTER_THUMBNAIL_SIZE": [320, (320,), (8, 8), (320, 5000)],
+    "CHATTER_SENDFILE": ["nginx", True],
+    "CHATTER_SENDFILE_PREFIX": [None, 3],
 }
 
 
@@ -459,3 +477,26 @@ def test_the_redis_snippet_of_the_hints_passes_the_redis_checks() -> None:
     exec(checks.REDIS_SNIPPET, namespace)  # noqa: S102 - our own constant
     with override_settings(CHANNEL_LAYERS=namespace["CHANNEL_LAYERS"], DEBUG=False):
         assert checks.check_channels() == []
+
+
+# -- attachments: E040-E042 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nowhere", "tests.no_such_module.Storage"])
+def test_a_storage_that_does_not_exist_is_e040(name: str) -> None:
+    with override_settings(CHATTER_STORAGE=name):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E040"] and "STORAGES" in messages[0].hint
+
+
+def test_an_unknown_upload_type_is_e041() -> None:
+    with override_settings(CHATTER_UPLOAD_TYPES=["image/png", "text/html"]):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E041"] and "text/html" in messages[0].msg
+
+
+def test_x_accel_redirect_needs_its_location_e042() -> None:
+    with override_settings(CHATTER_SENDFILE="x-accel-redirect"):
+        assert ids(checks.check_settings()) == ["chatter.E042"]
+    with override_settings(CHATTER_SENDFILE="x-accel-redirect", CHATTER_SENDFILE_PREFIX="/f/"):
+        assert checks.check_settings() == []
