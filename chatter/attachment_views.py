@@ -21,6 +21,7 @@ from urllib.parse import quote
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -126,11 +127,11 @@ def _file_or_404(request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.U
         raise Http404(_("No such file.")) from None
 
 
-def _serve(file: Attachment, path: str, content_type: str) -> HttpResponse:
+def _serve(file: Attachment, path: str, content_type: str) -> HttpResponseBase:
     """The stored file ``path``: by Django, or by the web server (``CHATTER_SENDFILE``)."""
     inline = content_type in INLINE_IMAGE_TYPES
     how = conf.get("CHATTER_SENDFILE")
-    response: HttpResponse
+    response: HttpResponseBase
     if how is None:
         response = FileResponse(
             attachments.open_stored(path),
@@ -145,7 +146,7 @@ def _serve(file: Attachment, path: str, content_type: str) -> HttpResponse:
             response["X-Accel-Redirect"] = f"{prefix}/{quote(path)}"
         else:
             response["X-Sendfile"] = attachments.local_path(path)
-        response["Content-Disposition"] = content_disposition_header(not inline, file.name)
+        response["Content-Disposition"] = content_disposition_header(not inline, file.name) or ""
     for name, value in SAFE_HEADERS.items():
         response[name] = value
     return response
@@ -153,7 +154,9 @@ def _serve(file: Attachment, path: str, content_type: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment(request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.UUID) -> HttpResponse:
+def attachment(
+    request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.UUID
+) -> HttpResponseBase:
     """A file of a message, for members of its room only."""
     file = _file_or_404(request, room_id, attachment_id)
     return _serve(file, file.path, file.content_type)
@@ -161,7 +164,9 @@ def attachment(request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.UUI
 
 @login_required
 @require_GET
-def thumbnail(request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.UUID) -> HttpResponse:
+def thumbnail(
+    request: HttpRequest, room_id: uuid.UUID, attachment_id: uuid.UUID
+) -> HttpResponseBase:
     """The small picture of an image attachment (the image itself when it is small)."""
     file = _file_or_404(request, room_id, attachment_id)
     if not file.is_image:

@@ -105,7 +105,7 @@ def send(
     room: Room,
     author: User,
     text: Any,
-    files: Sequence[UploadedFile] = (),
+    files: Sequence[UploadedFile[Any]] = (),
     client_id: Any = None,
     reply_to: int | None = None,
 ) -> tuple[Message, bool]:

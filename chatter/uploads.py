@@ -172,7 +172,7 @@ def _check(name: str, data: bytes) -> Upload:
     """One file, checked: a type of ``CHATTER_UPLOAD_TYPES`` by its content; an image
     re-encoded with its thumbnail. :class:`AttachmentRefused` otherwise."""
     content_type = detect_type(data)
-    if not data or content_type not in conf.get("CHATTER_UPLOAD_TYPES"):
+    if not data or content_type is None or content_type not in conf.get("CHATTER_UPLOAD_TYPES"):
         raise AttachmentRefused(
             _("“%(name)s” is not a kind of file this chat accepts.") % {"name": name},
             code="type",
@@ -195,7 +195,7 @@ def _check(name: str, data: bytes) -> Upload:
     )
 
 
-def prepare(files: Sequence[UploadedFile]) -> list[Upload]:
+def prepare(files: Sequence[UploadedFile[Any]]) -> list[Upload]:
     """The files of one message, checked (no database, no storage): their number and
     total size are limited again here, for callers that did not stream them through
     :class:`LimitedUploadHandler`."""

@@ -529,3 +529,16 @@ def test_any_upload_form_gets_an_answer_and_leaves_nothing_half_written(
     )
     for message in Message.objects.filter(files__gt=0):
         assert message.attachments.count() == message.files
+
+
+def test_the_docs_example_sends_a_file_from_code(
+    alice: Any, bob: Any, media: Path, capsys: Any
+) -> None:
+    """The shell snippet of docs/attachments.rst, run here against the test database."""
+    from tests import docs
+
+    [snippet] = [s for s in docs.groups()["attachments"] if s.action == "shell"]
+    exec(compile(snippet.code, snippet.block.where, "exec"), {})  # noqa: S102
+    assert "[('report.txt', 'text/plain', 21)]" in capsys.readouterr().out
+    message = Message.objects.get(text="The weekly report")
+    assert message.files == 1 and len(stored(media)) == 1
