@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from chatter import attachments, conf, live, messages
-from chatter.inputs import has_unstorable_text, is_storable
+from chatter.inputs import has_unstorable_text
 from chatter.models import INLINE_IMAGE_TYPES, Attachment, Room
 from chatter.views import _refused, _reply_to, _requester, _room_or_404
 
@@ -76,13 +76,9 @@ def _refusal(
 def upload(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     """Send a message with files (``files``), text (``text``, optional with files),
     ``client_id`` and ``reply_to``, as the composer's form has them."""
-    if not is_storable(request.path):
-        raise BadRequest(_("The request has characters that cannot be stored."))
     room = _room_or_404(room_id, _requester(request))
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    declared = str(request.META.get("CONTENT_LENGTH") or "")
+    length = int(declared) if declared.isdigit() else 0
     if length > conf.get("CHATTER_MAX_UPLOAD_BYTES") + FORM_ALLOWANCE:
         # Refused before a byte of the body is read (the fragment has no client id).
         return _refusal(request, room, attachments.too_large())

@@ -542,3 +542,69 @@ def test_the_docs_example_sends_a_file_from_code(
     assert "[('report.txt', 'text/plain', 21)]" in capsys.readouterr().out
     message = Message.objects.get(text="The weekly report")
     assert message.files == 1 and len(stored(media)) == 1
+
+
+# -- images, format by format ---------------------------------------------------------------
+
+
+def _encoded(image: Image.Image, fmt: str, **options: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def test_each_picture_format_is_re_encoded_in_its_own_format() -> None:
+    from chatter import images
+
+    cmyk = _encoded(Image.new("CMYK", (500, 300), (0, 255, 255, 0)), "JPEG")
+    webp = _encoded(Image.new("RGB", (700, 350), "teal"), "WEBP")
+    frames = [Image.new("RGB", (400, 400), c) for c in ("red", "green", "blue")]
+    gif = _encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    for data, content_type, thumb in (
+        (cmyk, "image/jpeg", (320, 192)),
+        (webp, "image/webp", (320, 160)),
+        (gif, "image/gif", (320, 320)),
+    ):
+        done = images.process(data, content_type)
+        again = Image.open(io.BytesIO(done.data))
+        assert again.format == images.FORMATS[content_type]
+        assert (done.thumb_width, done.thumb_height) == thumb
+        assert done.thumb is not None and Image.open(io.BytesIO(done.thumb)).size == thumb
+    assert Image.open(io.BytesIO(images.process(gif, "image/gif").data)).n_frames == 3
+
+
+@pytest.mark.parametrize("data", [b"not a picture at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20])
+def test_what_pillow_cannot_open_is_refused(data: bytes) -> None:
+    from chatter import images
+
+    with pytest.raises(images.ImageRefused, match="cannot be read"):
+        images.process(data, "image/png")
+
+
+def test_a_small_picture_is_its_own_thumbnail(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    _post(alice_client, room, [upload_file("dot.png", png((10, 10)))])
+    file = Attachment.objects.get()
+    assert file.thumb_path == "" and (file.thumb_width, file.thumb_height) == (10, 10)
+    response = alice_client.get(reverse("chatter:attachment_thumb", args=[room.id, file.id]))
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
+def test_code_that_sends_files_is_held_to_the_same_limits(
+    settings: Any, alice: Any, bob: Any, media: Path
+) -> None:
+    room = _room(alice, bob)
+    settings.CHATTER_MAX_UPLOAD_FILES = 1
+    files = [upload_file(f"{n}.txt", b"x", "text/plain") for n in range(2)]
+    with pytest.raises(attachments.AttachmentRefused, match="at most 1"):
+        attachments.send(room, alice, "two", files)
+    settings.CHATTER_MAX_UPLOAD_BYTES = 10
+    with pytest.raises(attachments.AttachmentRefused, match="too large"):
+        attachments.send(room, alice, "big", [upload_file("a.txt", b"x" * 11, "text/plain")])
+    settings.CHATTER_UPLOAD_QUOTA_BYTES = None
+    attachments.send(room, alice, "ok", [upload_file("a.txt", b"x" * 10, "text/plain")])
+    assert Message.objects.count() == 1 and len(stored(media)) == 1
+
+
+def test_a_long_name_without_an_extension_is_cut() -> None:
+    assert uploads.clean_name("y" * 300) == "y" * (ATTACHMENT_NAME_MAX_LENGTH - 1) + "…"
