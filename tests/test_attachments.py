@@ -608,3 +608,14 @@ def test_code_that_sends_files_is_held_to_the_same_limits(
 
 def test_a_long_name_without_an_extension_is_cut() -> None:
     assert uploads.clean_name("y" * 300) == "y" * (ATTACHMENT_NAME_MAX_LENGTH - 1) + "…"
+
+
+def test_the_room_list_previews_a_message_of_files_only(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    room = _room(alice, bob)
+    _post(alice_client, room, [upload_file(f"{n}.txt", b"x", "text/plain") for n in range(2)])
+    html = alice_client.get(reverse("chatter:index")).content.decode()
+    assert "You: \N{PAPERCLIP} 2 files" in html
+    message = Message.objects.get()
+    assert "\N{PAPERCLIP} 2 files" in frames.room_update(message)
