@@ -9,6 +9,7 @@ temporary directory), so it runs alone: ``pytest -m browser -k attachments``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,34 @@ def test_a_file_chosen_with_the_button_is_a_card_and_a_refusal_is_said(site, pag
     expect(card).to_contain_text("text/plain")
     expect(card).to_contain_text("16\xa0bytes")
     expect(alice.locator("#chatter-composer-error")).to_have_text("")
+
+
+def test_an_upload_shows_its_progress_and_cancel_stops_it(site, pages, tmp_path):
+    room = site["rooms"]["alice-bob"]
+    alice = pages("alice")
+    open_room(alice, room)
+    before = len(stored(site["media"]))
+    held: list[Any] = []
+    alice.route("**/upload/", lambda route: held.append(route))  # the upload hangs
+    notes = tmp_path / "plan.txt"
+    notes.write_text("Day 1: the lake.\n")
+    alice.locator("#chatter-files").set_input_files([str(notes)])
+    say(alice, "The plan")
+    expect(alice.locator("#chatter-upload")).to_be_visible()
+    expect(alice.locator("#chatter-upload-progress")).to_be_visible()
+    alice.wait_for_function(
+        "() => document.querySelectorAll('.chatter-attach-remove:disabled').length === 1"
+    )
+    alice.locator("#chatter-upload-cancel").click()
+    expect(alice.locator("#chatter-composer-error")).to_have_text(
+        "Sending the files was cancelled."
+    )
+    expect(alice.locator("#chatter-upload")).to_be_hidden()
+    # Nothing was sent: the files and the text stay, to send again.
+    expect(alice.locator("#chatter-attach-chips .chatter-attach-chip")).to_have_count(1)
+    expect(alice.locator("#chatter-text")).to_have_value("The plan")
+    assert len(stored(site["media"])) == before
+    alice.unroute("**/upload/")
+    for route in held:
+        with contextlib.suppress(Exception):  # the browser may have dropped it already
+            route.abort()
