@@ -619,3 +619,19 @@ def test_the_room_list_previews_a_message_of_files_only(
     assert "You: \N{PAPERCLIP} 2 files" in html
     message = Message.objects.get()
     assert "\N{PAPERCLIP} 2 files" in frames.room_update(message)
+
+
+def test_a_moderator_deleting_a_reported_message_deletes_its_files(
+    alice: Any, bob: Any, media: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from chatter import moderation
+    from tests.test_moderation import staff_with
+
+    room = _room(alice, bob)
+    attachments.send(room, alice, "look", [upload_file("a.png", png((900, 600)))])
+    report = moderation.report_message(room, bob, 1, "abuse")
+    assert len(stored(media)) == 2
+    moderator = staff_with("mod", "chatter.delete_message")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert moderation.delete_reported(report, moderator) is not None
+    assert stored(media) == [] and not Attachment.objects.exists()
