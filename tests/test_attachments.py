@@ -635,3 +635,20 @@ def test_a_moderator_deleting_a_reported_message_deletes_its_files(
     with django_capture_on_commit_callbacks(execute=True):
         assert moderation.delete_reported(report, moderator) is not None
     assert stored(media) == [] and not Attachment.objects.exists()
+
+
+def test_sending_files_costs_the_same_in_a_room_of_200(alice: Any, bob: Any) -> None:
+    from tests.factories import crowd
+
+    small = _room(alice, bob)
+    big = Room.objects.get(pk=rooms.create_room([alice, *crowd("member", 199)]))
+    assert big.memberships.count() == 200
+    counts = []
+    for room in (small, big):
+        files = [upload_file(f"{n}.png", png((400, 300))) for n in range(3)]
+        with CaptureQueriesContext(connection) as ctx:
+            message, created = attachments.send(room, alice, "three", files)
+        assert created and len(message.attachment_list) == 3
+        counts.append(len(ctx.captured_queries))
+    print(f"\nstatements to send 3 files: room of 2 {counts[0]}, room of 200 {counts[1]}")
+    assert counts[0] == counts[1]
