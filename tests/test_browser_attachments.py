@@ -32,7 +32,7 @@ expect = sync_api.expect
 
 #: Paints a picture in the page, wraps it in a File and drops it on the conversation:
 #: dragenter, dragover and drop, as a drag from the desktop fires them.
-DROP_PICTURE = """async (name) => {
+DROP_PICTURE = """async ([name, where]) => {
     const canvas = document.createElement("canvas");
     canvas.width = 800; canvas.height = 500;
     const ctx = canvas.getContext("2d");
@@ -46,7 +46,7 @@ DROP_PICTURE = """async (name) => {
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
     const transfer = new DataTransfer();
     transfer.items.add(new File([blob], name, {type: "image/png"}));
-    const target = document.getElementById("chatter-messages");
+    const target = document.querySelector(where);
     for (const type of ["dragenter", "dragover", "drop"]) {
         const init = {bubbles: true, cancelable: true, dataTransfer: transfer};
         target.dispatchEvent(new DragEvent(type, init));
@@ -82,11 +82,14 @@ def test_a_dragged_picture_reaches_the_other_page_as_a_thumbnail(site, pages):
     open_room(alice, room)
     open_room(bob, room)
 
-    size = alice.evaluate(DROP_PICTURE, "sunset.png")
+    # A drop beside the conversation (the room list) attaches nothing and opens nothing.
+    alice.evaluate(DROP_PICTURE, ["elsewhere.png", ".chatter-sidebar"])
+    size = alice.evaluate(DROP_PICTURE, ["sunset.png", "#chatter-messages"])
     assert size > 1000
     chip = alice.locator("#chatter-attach-chips .chatter-attach-chip")
     expect(chip).to_have_count(1)
     expect(chip).to_contain_text("sunset.png")
+    assert alice.url.endswith(f"/chat/{room}/")
     say(alice, "The sun going down at the lake")
 
     picture = bob.locator("#chatter-messages .chatter-file-image img")

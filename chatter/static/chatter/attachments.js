@@ -165,10 +165,12 @@
 
   ["dragenter", "dragover"].forEach(function (name) {
     document.addEventListener(name, function (evt) {
-      var zone = dropZone(evt);
-      if (!zone || !hasFiles(evt)) return;
+      if (!panel() || !hasFiles(evt)) return;
+      // Files dropped beside the conversation are ignored, not opened by the browser
+      // (which would leave the chat).
       evt.preventDefault();
-      evt.dataTransfer.dropEffect = "copy";
+      var zone = dropZone(evt);
+      evt.dataTransfer.dropEffect = zone ? "copy" : "none";
       dropping(zone, true);
     });
   });
@@ -177,9 +179,10 @@
     if (zone && !zone.contains(evt.relatedTarget)) dropping(zone, false);
   });
   document.addEventListener("drop", function (evt) {
-    var zone = dropZone(evt);
-    if (!zone || !hasFiles(evt)) return;
+    if (!panel() || !hasFiles(evt)) return;
     evt.preventDefault();
+    var zone = dropZone(evt);
+    if (!zone) return;
     dropping(zone, false);
     add(evt.dataTransfer.files);
     var box = $("chatter-text");
