@@ -652,3 +652,26 @@ def test_sending_files_costs_the_same_in_a_room_of_200(alice: Any, bob: Any) -> 
         counts.append(len(ctx.captured_queries))
     print(f"\nstatements to send 3 files: room of 2 {counts[0]}, room of 200 {counts[1]}")
     assert counts[0] == counts[1]
+
+
+def test_a_broken_multipart_body_is_a_400(alice_client: Any, alice: Any, bob: Any) -> None:
+    room = _room(alice, bob)
+    response = alice_client.generic(
+        "POST",
+        reverse("chatter:upload", args=[room.id]),
+        b"--nope\r\nContent-Disposition: form-data; name=files; filename=a.png\r\n\r\nxx",
+        content_type="multipart/form-data; boundary=",
+        **HTMX,
+    )
+    assert response.status_code == 400 and not Message.objects.exists()
+
+
+def test_csrf_is_checked_after_the_handler_is_installed(alice: Any, bob: Any) -> None:
+    from django.test import Client
+
+    room = _room(alice, bob)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    data = {"text": "x", "files": [upload_file("a.png", png())]}
+    response = client.post(reverse("chatter:upload", args=[room.id]), data)
+    assert response.status_code == 403 and not Message.objects.exists()
