@@ -119,6 +119,7 @@ def send(
     if not files:
         return messages.send_message(room, author, text, client_id, reply_to)
     messages.valid_text(text, blank_ok=True)  # a refusal before any work on the files
+    messages.limited("upload", author, AttachmentRefused)
     uploads = prepare(files)
     _check_quota(author, uploads)
     store = storage()

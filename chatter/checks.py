@@ -301,7 +301,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: _frame_limits(v),
         gettext_noop(
             'a dict of "resume", "read", "typing", "ping", "edit", "delete", "react", '
-            '"group", "block" or "report" to (count, seconds)'
+            '"group", "block", "report" or "upload" to (count, seconds)'
         ),
     ),
     "CHATTER_MAX_SOCKETS_PER_USER": (

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
         # Blocking and unblocking people (pages), and reporting messages (pages, frames).
         "block": (10, 60),
         "report": (5, 60),
+        # Messages with files (pictures are decoded and encoded again: work to bound).
+        "upload": (10, 60),
     },
     # Most websockets one user may have open at once (0: no limit); one more is closed
     # with code 4429.
