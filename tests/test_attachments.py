@@ -698,3 +698,13 @@ def test_uploads_are_limited_before_their_files_are_checked(
     response = _post(alice_client, room, [upload_file("b.png", png())], "again")
     assert response.status_code == 429 and "too often" in response.content.decode()
     assert checked == [] and Message.objects.count() == 1 and len(stored(media)) == 1
+
+
+def test_a_reply_quotes_a_message_of_files_only_by_its_files(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    room = _room(alice, bob)
+    _post(alice_client, room, [upload_file("a.png", png())])
+    answer, _ = messages.send_message(room, bob, "nice", reply_to=1)
+    html = frames.message(messages.message_at(room, answer.seq))
+    assert '<span class="chatter-quote-text">\N{PAPERCLIP} 1 file</span>' in html

@@ -117,6 +117,36 @@ def test_a_dragged_picture_reaches_the_other_page_as_a_thumbnail(site, pages):
     bob.screenshot(path=str(SCREENSHOTS / "attachments-phone.png"))
 
 
+#: Pastes a screenshot into the message box: a paste event whose clipboard holds a file.
+PASTE_PICTURE = """async () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 120; canvas.height = 80;
+    canvas.getContext("2d").fillRect(10, 10, 100, 60);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    const clipboard = new DataTransfer();
+    clipboard.items.add(new File([blob], "image.png", {type: "image/png"}));
+    const box = document.getElementById("chatter-text");
+    box.focus();
+    const init = {bubbles: true, cancelable: true, clipboardData: clipboard};
+    return box.dispatchEvent(new ClipboardEvent("paste", init));
+}"""
+
+
+def test_a_pasted_screenshot_is_attached(site, pages):
+    room = site["rooms"]["alice-bob"]
+    alice, bob = pages("alice"), pages("bob")
+    open_room(alice, room)
+    open_room(bob, room)
+    assert alice.evaluate(PASTE_PICTURE) is False  # taken by the composer, not typed in
+    chip = alice.locator("#chatter-attach-chips .chatter-attach-chip")
+    expect(chip).to_have_count(1)
+    expect(chip).to_contain_text("image.png")
+    alice.locator("#chatter-text").press("Enter")  # a picture needs no words
+    picture = bob.locator("#chatter-messages .chatter-file-image img[alt='image.png']")
+    expect(picture).to_have_count(1, timeout=60_000)
+    expect(picture).to_have_attribute("width", "120")
+
+
 def test_a_file_chosen_with_the_button_is_a_card_and_a_refusal_is_said(site, pages, tmp_path):
     room = site["rooms"]["alice-bob"]
     alice, bob = pages("alice"), pages("bob")
