@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage, storages
 from django.core.files.uploadedfile import UploadedFile
@@ -76,10 +77,16 @@ def used_bytes(user: User) -> int:
     return int(total or 0)
 
 
-def _check_quota(user: User, uploads: list[Upload]) -> None:
+def _check_quota(user: User, uploads: list[Upload], locked: bool = False) -> None:
+    """Refuse ``uploads`` if they would take ``user`` over the quota. ``locked`` (inside
+    the send's transaction): the user's row is locked first, so two uploads of one user
+    at once are counted one after the other (PostgreSQL; SQLite writes one at a time)."""
     quota = conf.get("CHATTER_UPLOAD_QUOTA_BYTES")
     if quota is None:
         return
+    if locked:
+        users = get_user_model()._default_manager.select_for_update()
+        list(users.filter(pk=user.pk).values_list("pk", flat=True))
     if used_bytes(user) + sum(len(u.data) for u in uploads) > quota:
         raise AttachmentRefused(
             _("You have no room left for files (%(size)s in all). Delete some first.")
@@ -152,6 +159,7 @@ def send(
                 )
             )
         with transaction.atomic():
+            _check_quota(author, uploads, locked=True)
             message, created = messages.send_message(
                 room, author, text, client_id, reply_to, files=len(rows)
             )

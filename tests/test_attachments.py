@@ -708,3 +708,33 @@ def test_a_reply_quotes_a_message_of_files_only_by_its_files(
     answer, _ = messages.send_message(room, bob, "nice", reply_to=1)
     html = frames.message(messages.message_at(room, answer.seq))
     assert '<span class="chatter-quote-text">\N{PAPERCLIP} 1 file</span>' in html
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_of_one_user_keep_the_quota(settings: Any, media: Path) -> None:
+    """Four uploads of one user at once with room for two: two are stored, two refused,
+    and the refused ones leave no file behind."""
+    from django.core.cache import cache
+
+    from tests.factories import make_users
+    from tests.test_rooms import run_threads
+
+    cache.clear()
+    settings.CHATTER_UPLOAD_QUOTA_BYTES = 2500
+    settings.CHATTER_FRAME_LIMITS = {"upload": (0, 0)}
+    sender, other = make_users("sender", "other")
+    room_id = rooms.create_room([sender, other])
+
+    def work(index: int) -> Any:
+        room = Room.objects.get(pk=room_id)
+        file = upload_file(f"{index}.txt", b"x" * 1000, "text/plain")
+        try:
+            return attachments.send(room, sender, f"#{index}", [file])[0].seq
+        except attachments.AttachmentRefused as exc:
+            return exc.code
+
+    results = run_threads(4, work)
+    assert sorted(map(str, results)) == ["1", "2", "quota", "quota"]
+    assert attachments.used_bytes(sender) == 2000 and len(stored(media)) == 2
