@@ -738,3 +738,16 @@ def test_concurrent_uploads_of_one_user_keep_the_quota(settings: Any, media: Pat
     results = run_threads(4, work)
     assert sorted(map(str, results)) == ["1", "2", "quota", "quota"]
     assert attachments.used_bytes(sender) == 2000 and len(stored(media)) == 2
+
+
+def test_the_message_page_and_older_history_show_the_files(
+    alice_client: Any, alice: Any, bob: Any
+) -> None:
+    room = _room(alice, bob)
+    _post(alice_client, room, [upload_file("plan.pdf", b"%PDF-1.4\n%\xe2\xe3\n", "x/y")])
+    messages.send_message(room, alice, "after")
+    page = alice_client.get(reverse("chatter:message", args=[room.id, 1])).content.decode()
+    history = alice_client.get(reverse("chatter:history", args=[room.id]) + "?before=2")
+    for html in (page, history.content.decode()):
+        assert 'class="chatter-file-card"' in html and "plan.pdf" in html
+        assert "application/pdf" in html
