@@ -75,10 +75,13 @@
     document.querySelectorAll(".chatter-attach-remove").forEach(function (b) { b.disabled = on; });
   }
 
+  // A fresh id per message (crypto.randomUUID needs HTTPS; getRandomValues does not).
   function newId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var field = document.querySelector("#chatter-composer [name=client_id]");
-    return field ? field.value : "";
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
   function upload(form, text) {
