@@ -51,20 +51,23 @@
     showChips();
   }
 
+  // Show the server's line under the composer (or ``fallback`` when the answer has none,
+  // e.g. a login page after the session ended); true when it says the message was stored.
   function setError(html, fallback) {
     var error = $("chatter-composer-error");
-    if (!error) return;
     var found = null;
     if (html) {
       var doc = new DOMParser().parseFromString(html, "text/html");
       found = doc.getElementById("chatter-composer-error");
     }
+    if (!error) return false;
     if (found) {
       found.removeAttribute("hx-swap-oob");
       error.replaceWith(document.importNode(found, true));
-    } else {
-      error.textContent = fallback || "";
+      return found.hasAttribute("data-sent");
     }
+    error.textContent = fallback || "";
+    return false;
   }
 
   function busy(on) {
@@ -106,8 +109,8 @@
       var request = xhr;
       xhr = null;
       busy(false);
-      setError(request.responseText, word("failed"));
-      if (request.status === 200) {
+      var sent = setError(request.responseText, word("failed"));
+      if (request.status === 200 && sent) {
         clear();
         var box = $("chatter-text");
         if (box) box.value = "";
