@@ -207,3 +207,28 @@ def test_an_upload_shows_its_progress_and_cancel_stops_it(site, pages, tmp_path)
     for route in held:
         with contextlib.suppress(Exception):  # the browser may have dropped it already
             route.abort()
+
+
+def test_the_attach_button_works_by_keyboard(site, pages, tmp_path):
+    room = site["rooms"]["alice-bob"]
+    alice = pages("alice")
+    open_room(alice, room)
+    alice.locator("#chatter-text").focus()
+    alice.keyboard.press("Tab")
+    assert alice.evaluate("() => document.activeElement.id") == "chatter-files"
+    ring = alice.evaluate(
+        "() => getComputedStyle(document.querySelector('.chatter-attach-button')).outlineStyle"
+    )
+    assert ring == "solid"  # the label shows the focus of its hidden input
+    notes = tmp_path / "keys.txt"
+    notes.write_text("by keyboard\n")
+    with alice.expect_file_chooser() as chooser:
+        alice.keyboard.press("Space")
+    chooser.value.set_files([str(notes)])
+    chip = alice.locator("#chatter-attach-chips .chatter-attach-chip")
+    expect(chip).to_contain_text("keys.txt")
+    alice.keyboard.press("Shift+Tab")
+    alice.keyboard.type("Typed, then sent with Enter")
+    alice.keyboard.press("Enter")
+    card = alice.locator("#chatter-messages .chatter-file-card").filter(has_text="keys.txt")
+    expect(card).to_have_count(1, timeout=60_000)
