@@ -66,7 +66,7 @@ browser: $(VENV)/.installed
 # test these select writes its screenshots into CHATTER_SCREENSHOTS only).
 SCREENSHOT_TESTS = from_profile or two_tenants or test_browser_actions or test_browser_formatting \
 	or test_browser_mentions or test_browser_groups or test_browser_moderation or test_browser_notify \
-	or test_browser_search
+	or test_browser_search or test_browser_attachments
 
 screenshots: $(VENV)/.installed
 	CHATTER_SCREENSHOTS=$(CURDIR)/docs/_static/screenshots $(PY) -m pytest -q -m browser \

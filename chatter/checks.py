@@ -10,7 +10,9 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   E016 CHATTER_BASE_TEMPLATE renders no "content" block, E025 CHATTER_AVATAR_URL does not
   import or is not callable, E030 CHATTER_SEARCH_CONFIG not in the database and W031 the
   message search index made with another configuration (both with ``--database``), W040
-  CHATTER_SITE_URL unset without django-tenants (e-mail digests cannot link);
+  CHATTER_SITE_URL unset without django-tenants (e-mail digests cannot link), E050
+  CHATTER_STORAGE gives no storage, E051 an unknown type in CHATTER_UPLOAD_TYPES, E052
+  X-Accel-Redirect without CHATTER_SENDFILE_PREFIX;
 * in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
   cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
@@ -356,7 +358,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: _frame_limits(v),
         gettext_noop(
             'a dict of "resume", "read", "typing", "ping", "edit", "delete", "react", '
-            '"group", "block" or "report" to (count, seconds)'
+            '"group", "block", "report" or "upload" to (count, seconds)'
         ),
     ),
     "CHATTER_MAX_SOCKETS_PER_USER": (
@@ -388,6 +390,34 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         gettext_noop('the name of a text search configuration, such as "simple" or "english"'),
     ),
     "CHATTER_SEARCH_LIMIT": (_int(1, 200), gettext_noop("an integer from 1 to 200")),
+    # Attachments (the storage, the types and the web server's part: chatter.E050-E052).
+    "CHATTER_STORAGE": (
+        lambda v: v is None or (isinstance(v, str) and bool(v)),
+        gettext_noop("None, an alias of STORAGES or the dotted path of a Storage class"),
+    ),
+    "CHATTER_MAX_UPLOAD_BYTES": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_MAX_UPLOAD_FILES": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
+    "CHATTER_UPLOAD_TYPES": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(t, str) for t in v),
+        gettext_noop('a list of types, such as "image/png"'),
+    ),
+    "CHATTER_UPLOAD_QUOTA_BYTES": (
+        lambda v: v is None or _int(0)(v),
+        gettext_noop("an integer of at least 0, or None (no quota)"),
+    ),
+    "CHATTER_MAX_IMAGE_PIXELS": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_THUMBNAIL_SIZE": (
+        lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(_int(16, 4096)(n) for n in v),
+        gettext_noop("a pair of integers from 16 to 4096 (width, height)"),
+    ),
+    "CHATTER_SENDFILE": (
+        lambda v: v in (None, "x-accel-redirect", "x-sendfile"),
+        gettext_noop('None, "x-accel-redirect" or "x-sendfile"'),
+    ),
+    "CHATTER_SENDFILE_PREFIX": (
+        lambda v: isinstance(v, str),
+        gettext_noop('the internal location of the files, such as "/chatter-files/"'),
+    ),
 }
 
 
@@ -415,6 +445,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.extend(_check_template(valid["CHATTER_BASE_TEMPLATE"]))
     if valid.get("CHATTER_AVATAR_URL"):
         messages.extend(_check_avatar_hook(valid["CHATTER_AVATAR_URL"]))
+    messages.extend(_check_attachments(valid))
     if "CHATTER_MAX_FRAME_BYTES" in valid and "CHATTER_MESSAGE_MAX_LENGTH" in valid:
         needed = valid["CHATTER_MESSAGE_MAX_LENGTH"] * 4 + 1024
         if valid["CHATTER_MAX_FRAME_BYTES"] < needed:
@@ -525,3 +556,51 @@ def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             id="chatter.W040",
         )
     ]
+
+
+def _check_attachments(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E050 CHATTER_STORAGE names no storage, E051 CHATTER_UPLOAD_TYPES has a type
+    Chatter does not know, E052 "x-accel-redirect" without CHATTER_SENDFILE_PREFIX."""
+    from chatter import attachments
+
+    found: list[CheckMessage] = []
+    name = valid.get("CHATTER_STORAGE")
+    if name:
+        try:
+            attachments.storage()
+        except Exception as exc:  # a missing alias, module or class: all are misconfigurations
+            found.append(
+                Error(
+                    _("CHATTER_STORAGE is %(name)r, which gives no storage: %(error)s")
+                    % {"name": name, "error": exc},
+                    hint=_(
+                        "Use None (Django's default_storage), an alias of the STORAGES setting"
+                        " or the dotted path of a Storage class."
+                    ),
+                    id="chatter.E050",
+                )
+            )
+    unknown = sorted(set(valid.get("CHATTER_UPLOAD_TYPES", ())) - set(attachments.EXTENSIONS))
+    if unknown:
+        found.append(
+            Error(
+                _("CHATTER_UPLOAD_TYPES has types Chatter does not know: %(types)s.")
+                % {"types": ", ".join(unknown)},
+                hint=_("Choose among: %(types)s.") % {"types": ", ".join(attachments.EXTENSIONS)},
+                id="chatter.E051",
+            )
+        )
+    if valid.get("CHATTER_SENDFILE") == "x-accel-redirect" and not valid.get(
+        "CHATTER_SENDFILE_PREFIX"
+    ):
+        found.append(
+            Error(
+                _('CHATTER_SENDFILE is "x-accel-redirect" but CHATTER_SENDFILE_PREFIX is empty.'),
+                hint=_(
+                    "Set it to the internal nginx location that serves the storage's"
+                    ' directory, such as "/chatter-files/".'
+                ),
+                id="chatter.E052",
+            )
+        )
+    return found

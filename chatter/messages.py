@@ -97,8 +97,11 @@ def _fetch(qs: QuerySet[Message]) -> list[Message]:
     with reactions always was), one more for the mentions when a text has one: a page of
     plain messages costs one query.
     """
+    from chatter import attachments  # attachments builds on this module
+
     rows = list(qs.select_related("sender", "reply_to", "reply_to__sender"))
     mentions.attach(rows)
+    attachments.attach(rows)
     changed = {m.pk: m for m in rows if m.change}
     for message in rows:
         message.reaction_groups = []
@@ -299,8 +302,12 @@ def delete_message(room: Room, user: User, seq: int) -> tuple[Message, bool]:
         Revision.objects.filter(message=message).delete()
         Reaction.objects.filter(message=message).delete()
         message.mentions.all().delete()
+        if message.files:
+            from chatter import attachments  # its files go once this commits
+
+            attachments.remove_for(message)
         Message.objects.filter(pk=message.pk).update(
-            text="", deleted_at=timezone.now(), change=change
+            text="", deleted_at=timezone.now(), change=change, files=0
         )
         changed = _reloaded(message)
     room.last_change = change
@@ -448,9 +455,14 @@ def _parse_client_id(client_id: object) -> uuid.UUID | None:
         raise MessageRefused(_("This message has a malformed id."), code="invalid") from None
 
 
-def valid_text(text: object) -> str:
-    """``text`` cleaned (:func:`clean_text`), or :class:`MessageRefused` if empty or too long."""
+def valid_text(text: object, blank_ok: bool = False) -> str:
+    """``text`` cleaned (:func:`clean_text`), or :class:`MessageRefused` if empty or too long.
+
+    ``blank_ok`` (a message with files): an empty or blank text is ``""``, not a refusal.
+    """
     text = clean_text(text)
+    if is_blank(text) and blank_ok:
+        return ""
     if is_blank(text):
         raise MessageRefused(_("Write something first."), code="empty")
     max_length = conf.get("CHATTER_MESSAGE_MAX_LENGTH")
@@ -464,7 +476,12 @@ def valid_text(text: object) -> str:
 
 
 def send_message(
-    room: Room, author: Any, text: Any, client_id: Any = None, reply_to: int | None = None
+    room: Room,
+    author: Any,
+    text: Any,
+    client_id: Any = None,
+    reply_to: int | None = None,
+    files: int = 0,
 ) -> tuple[Message, bool]:
     """Store a message from ``author`` in ``room``; return ``(message, created)``.
 
@@ -481,8 +498,11 @@ def send_message(
     resend (the same ``client_id``) is found by the unique constraint, after the
     transaction rolled back; only a send over the rate limit looks for it first, so that a
     resend of a stored message is never refused.
+
+    ``files``: how many attachments the caller (:func:`chatter.attachments.send`) stores
+    with it in the same transaction; the text may then be empty.
     """
-    text = valid_text(text)
+    text = valid_text(text, blank_ok=files > 0)
     cid = _parse_client_id(client_id)
     answered = _answered(room, reply_to)
     if not limits.hit("send", author.pk):
@@ -498,7 +518,13 @@ def send_message(
     try:
         with transaction.atomic():
             message = _append(
-                room, author, member_only=True, text=text, client_id=cid, reply_to=answered
+                room,
+                author,
+                member_only=True,
+                text=text,
+                client_id=cid,
+                reply_to=answered,
+                files=files,
             )
             mentions.add(message, mentioned)
     except IntegrityError:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from chatter import (
+    attachment_views,
     group_views,
     mention_views,
     message_views,
@@ -28,6 +29,15 @@ urlpatterns = [
     path("<uuid:room_id>/history/", views.history, name="history"),
     path("<uuid:room_id>/item/", views.room_item, name="room_item"),
     path("<uuid:room_id>/send/", views.send, name="send"),
+    path("<uuid:room_id>/upload/", attachment_views.upload, name="upload"),
+    path(
+        "<uuid:room_id>/files/<uuid:attachment_id>/", attachment_views.attachment, name="attachment"
+    ),
+    path(
+        "<uuid:room_id>/files/<uuid:attachment_id>/thumb/",
+        attachment_views.thumbnail,
+        name="attachment_thumb",
+    ),
     path("<uuid:room_id>/members/", mention_views.mention_search, name="mention_search"),
     path("<uuid:room_id>/mute/", notify_views.mute, name="mute"),
     path("<uuid:room_id>/group/", group_views.group, name="group"),

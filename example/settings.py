@@ -127,6 +127,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Attachments (chatter.attachments) are stored here through default_storage and served
+# only by Chatter's own view, to members of their room: MEDIA_URL is never served.
+MEDIA_ROOT = os.environ.get("CHATTER_MEDIA_ROOT") or BASE_DIR / "media"
+MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The demo keeps Chatter's limits; benchmarks lift them through the environment.

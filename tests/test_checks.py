@@ -149,6 +149,15 @@ VALID = {
     "CHATTER_SITE_URL": [None, "https://chat.example.com", "http://{domain}:8000/app"],
     "CHATTER_SEARCH_CONFIG": ["simple", "english", "pg_catalog.german", "public.my_config"],
     "CHATTER_SEARCH_LIMIT": [1, 200],
+    "CHATTER_STORAGE": [None, "default", "django.core.files.storage.FileSystemStorage"],
+    "CHATTER_MAX_UPLOAD_BYTES": [1, 10 * 1024 * 1024],
+    "CHATTER_MAX_UPLOAD_FILES": [1, 100],
+    "CHATTER_UPLOAD_TYPES": [[], ["image/png"], ("text/plain", "application/pdf")],
+    "CHATTER_UPLOAD_QUOTA_BYTES": [None, 0, 10**9],
+    "CHATTER_MAX_IMAGE_PIXELS": [1, 10**8],
+    "CHATTER_THUMBNAIL_SIZE": [(16, 16), [640, 480]],
+    "CHATTER_SENDFILE": [None, "x-sendfile"],
+    "CHATTER_SENDFILE_PREFIX": ["", "/chatter-files/"],
 }
 INVALID = {
     "CHATTER_BASE_TEMPLATE": ["", None, 3, ["chatter/base.html"]],
@@ -180,6 +189,15 @@ INVALID = {
     "CHATTER_SITE_URL": ["", "chat.example.com", "ftp://example.com", "https://", 3],
     "CHATTER_SEARCH_CONFIG": ["", "simple'; --", "a.b.c", "1st", None, ["simple"]],
     "CHATTER_SEARCH_LIMIT": [0, 201, "20", None, True],
+    "CHATTER_STORAGE": ["", 3],
+    "CHATTER_MAX_UPLOAD_BYTES": [0, "10", None],
+    "CHATTER_MAX_UPLOAD_FILES": [0, 101, True],
+    "CHATTER_UPLOAD_TYPES": ["image/png", [3], None],
+    "CHATTER_UPLOAD_QUOTA_BYTES": [-1, "1", 2.5],
+    "CHATTER_MAX_IMAGE_PIXELS": [0, None],
+    "CHATTER_THUMBNAIL_SIZE": [320, (320,), (8, 8), (320, 5000)],
+    "CHATTER_SENDFILE": ["nginx", True],
+    "CHATTER_SENDFILE_PREFIX": [None, 3],
 }
 
 
@@ -479,3 +497,26 @@ def test_site_url_unset_is_a_warning_without_django_tenants() -> None:
         assert checks.SITE_URL_SNIPPET in (messages[0].hint or "")
         assert ids(all_chatter_messages()) == ["chatter.W040"]
     assert checks.check_site_url() == []
+
+
+# -- attachments: E050-E052 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nowhere", "tests.no_such_module.Storage"])
+def test_a_storage_that_does_not_exist_is_e040(name: str) -> None:
+    with override_settings(CHATTER_STORAGE=name):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E050"] and "STORAGES" in messages[0].hint
+
+
+def test_an_unknown_upload_type_is_e041() -> None:
+    with override_settings(CHATTER_UPLOAD_TYPES=["image/png", "text/html"]):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E051"] and "text/html" in messages[0].msg
+
+
+def test_x_accel_redirect_needs_its_location_e042() -> None:
+    with override_settings(CHATTER_SENDFILE="x-accel-redirect"):
+        assert ids(checks.check_settings()) == ["chatter.E052"]
+    with override_settings(CHATTER_SENDFILE="x-accel-redirect", CHATTER_SENDFILE_PREFIX="/f/"):
+        assert checks.check_settings() == []
