@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.utils import translation
 
-from chatter import conf, frames, groups, messages, protocol, tenancy
+from chatter import conf, frames, groups, protocol, tenancy, timeline
 from chatter.models import Message, Room
 from chatter.protocol import FORBIDDEN, NOT_LOGGED_IN
 
@@ -233,7 +233,7 @@ class CatchUp:
             await self._fill(item[1])
         elif what == "resync" and self.room is not None:
             # Messages and changes, from one read of the room's two numbers.
-            last_seq, last_change = await self.db(messages.last_numbers, self.room)
+            last_seq, last_change = await self.db(timeline.last_numbers, self.room)
             await self._fill(last_seq)
             await self._fill_changes(last_change)
         elif what == "room":
@@ -269,7 +269,7 @@ class CatchUp:
             if again:
                 await self.write(await self._messages_frame(again, None))
             return
-        last, last_change = await self.db(messages.last_numbers, self.room)
+        last, last_change = await self.db(timeline.last_numbers, self.room)
         if self.last_change is None:
             await self._catch_up_changes(frame, last, last_change)
             if self.stale:
@@ -295,7 +295,7 @@ class CatchUp:
         if self.room is None or self.last_sent is None or self.stale:
             return
         if upto is None:
-            upto = await self.db(messages.last_seq, self.room)
+            upto = await self.db(timeline.last_seq, self.room)
         if upto <= self.last_sent:
             return
         if upto - self.last_sent > RESUME_LIMIT:
@@ -377,12 +377,12 @@ async def _render(func: Callable[..., str], *args: Any) -> str:
 
 
 def _missed(room: Room, after: int, upto: int, limit: int) -> list[Message]:
-    return messages.messages_after(room, after, limit=limit, upto=upto)
+    return timeline.messages_after(room, after, limit=limit, upto=upto)
 
 
 def _changed(
     room: Room, after: int, upto: int, limit: int, since_seq: int, until_seq: int | None
 ) -> list[Message]:
-    return messages.changed_after(
+    return timeline.changed_after(
         room, after, upto, limit=limit, since_seq=since_seq, until_seq=until_seq
     )

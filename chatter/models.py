@@ -156,7 +156,7 @@ class Message(models.Model):
     # asks nothing more.
     files = models.PositiveSmallIntegerField(_("files"), default=0, editable=False)
 
-    #: Its reactions by emoji (``chatter.messages.ReactionGroup``), set where messages are
+    #: Its reactions by emoji (``chatter.timeline.ReactionGroup``), set where messages are
     #: loaded for showing (``chatter.messages``); empty on a message loaded elsewhere.
     reaction_groups: list[Any] = []
     #: Its files (``chatter.models.Attachment``, in order), set where messages are loaded

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from chatter import attachment_views, attachments, frames, messages, rooms, uploads
+from chatter import attachment_views, attachments, frames, messages, rooms, timeline, uploads
 from chatter.models import ATTACHMENT_NAME_MAX_LENGTH, Attachment, Message, Room
 
 pytestmark = pytest.mark.django_db
@@ -423,7 +423,7 @@ def test_a_live_frame_carries_the_attachments(alice: Any, bob: Any) -> None:
     assert reverse("chatter:attachment_thumb", args=[room.id, file.id]) in html
     assert 'width="320" height="320"' in html
     # A resume reads it back from the database the same way.
-    again = messages.messages_after(room, 0)
+    again = timeline.messages_after(room, 0)
     assert frames.messages(again).count("chatter-file-image") == 1
 
 
@@ -473,7 +473,7 @@ def test_statement_counts_do_not_grow_with_messages_or_files(
         room = _room(alice, other)
         _with_files(room, alice, size, per_message)
         with CaptureQueriesContext(connection) as ctx:
-            page = messages.history(room)
+            page = timeline.history(room)
             assert sum(len(m.attachment_list) for m in page.messages) == size * per_message
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] == 2  # the messages, and their files in one query
@@ -706,7 +706,7 @@ def test_a_reply_quotes_a_message_of_files_only_by_its_files(
     room = _room(alice, bob)
     _post(alice_client, room, [upload_file("a.png", png())])
     answer, _ = messages.send_message(room, bob, "nice", reply_to=1)
-    html = frames.message(messages.message_at(room, answer.seq))
+    html = frames.message(timeline.message_at(room, answer.seq))
     assert '<span class="chatter-quote-text">\N{PAPERCLIP} 1 file</span>' in html
 
 
