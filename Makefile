@@ -16,7 +16,7 @@ export CHATTER_TEST_DB_PREFIX := $(DB_PREFIX)
 export CHATTER_TEST_REDIS_URL := $(TEST_REDIS_URL)
 
 .PHONY: screenshots demo demo-tenants test lint typecheck unit pg tenants browser docs coverage-erase coverage \
-	bench bench-profile bench-latency clean
+	bench bench-search bench-profile bench-latency clean
 # Every pytest stage runs under coverage; `make coverage` combines them (and the Daphne and
 # manage.py processes they start) and enforces the floor of pyproject.toml.
 PYTEST := $(PY) -m coverage run -m pytest
@@ -67,7 +67,8 @@ browser: $(VENV)/.installed
 # The browser tests that take the documentation's screenshots, writing them into it (each
 # test these select writes its screenshots into CHATTER_SCREENSHOTS only).
 SCREENSHOT_TESTS = from_profile or two_tenants or test_browser_actions or test_browser_formatting \
-	or test_browser_mentions or test_browser_groups or test_browser_moderation or test_browser_push
+	or test_browser_mentions or test_browser_groups or test_browser_moderation or test_browser_notify \
+	or test_browser_search or test_browser_attachments or test_browser_push
 
 screenshots: $(VENV)/.installed
 	CHATTER_SCREENSHOTS=$(CURDIR)/docs/_static/screenshots $(PY) -m pytest -q -m browser \
@@ -94,8 +95,13 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $@
 
-bench: $(VENV)/.bench-installed
+# The search figures first, so that the report of the run shows them beside the live ones.
+bench: $(VENV)/.bench-installed bench-search
 	$(PY) bench/harness.py $(BENCH_ARGS)
+
+# Message search at size (bench/search.py): 1,000,000 messages in 1,000 rooms.
+bench-search: $(VENV)/.installed
+	$(PY) bench/search.py $(if $(QUICK),--quick)
 
 bench-profile: $(VENV)/.bench-installed
 	$(PY) bench/profile.py $(if $(SYSTEMS),--systems $(SYSTEMS))

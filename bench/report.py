@@ -443,6 +443,16 @@ def markdown(summary: dict, plot_name: str) -> str:
     profile = Path(summary.get("profile_file") or "")
     if profile.is_file():
         lines += ["## Profile", "", profile.read_text(), ""]
+    # The message search figures of the same day (bench/search.py), when there are some.
+    name = f"{summary['date'][:10]}-search{'-quick' if summary['quick'] else ''}.md"
+    search = ROOT / "bench" / "results" / name
+    if search.is_file():
+        lines += [
+            search.read_text().replace(
+                "## Message search", "## Message search (bench/search.py)", 1
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -11,4 +11,4 @@ class ChatterConfig(AppConfig):
 
     def ready(self) -> None:
         """Register the system checks and signal receivers."""
-        from chatter import checks, checks_asgi, checks_push, signals  # noqa: F401
+        from chatter import attachments, checks, checks_asgi, checks_push, signals  # noqa: F401

@@ -8,35 +8,41 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   CHATTER_MAX_FRAME_BYTES too small for the longest message, W013 redis-py 8 socket
   timeout, W014 PostgreSQL connections not kept, E015 django-htmx's HtmxMiddleware missing,
   E016 CHATTER_BASE_TEMPLATE renders no "content" block, E025 CHATTER_AVATAR_URL does not
-  import or is not callable;
+  import or is not callable, E030 CHATTER_SEARCH_CONFIG not in the database and W031 the
+  message search index made with another configuration (both with ``--database``), W040
+  CHATTER_SITE_URL unset without django-tenants (e-mail digests cannot link), E050
+  CHATTER_STORAGE gives no storage, E051 an unknown type in CHATTER_UPLOAD_TYPES, E052
+  X-Accel-Redirect without CHATTER_SENDFILE_PREFIX;
 * in :mod:`chatter.checks_asgi` (what ASGI_APPLICATION serves): E017 ASGI_APPLICATION
   cannot be imported, E018 Chatter's websocket paths do not reach its consumer, W019 no
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
   W021 Chatter's pages on the public schema, W022 django.contrib.staticfiles missing, W023
   DEBUG and no static files served by the ASGI application, W024 no STATIC_ROOT in
   production;
-* in :mod:`chatter.checks_push` (``CHATTER_PUSH``, Web Push): E040 pywebpush missing, E041
-  a malformed VAPID key, E042 keys that are not a pair, E043 a subject that is not mailto:
-  or https:, E044 an entry of the wrong type.
+* in :mod:`chatter.checks_push` (``CHATTER_PUSH``, Web Push): E060 pywebpush missing, E061
+  a malformed VAPID key, E062 keys that are not a pair, E063 a subject that is not mailto:
+  or https:, E064 an entry of the wrong type.
 
 Hints that show settings code take it from the ``*_SNIPPET`` constants below: complete
 statements that tests/test_snippets.py appends to a fresh project's settings and checks."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from chatter import avatars, conf
+from chatter import avatars, conf, search_index
 from chatter.template_blocks import rendered_blocks
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
@@ -56,7 +62,14 @@ CONN_MAX_AGE_SNIPPET = (
     'DATABASES["default"]["CONN_MAX_AGE"] = 300\nDATABASES["default"]["CONN_HEALTH_CHECKS"] = True'
 )
 MIDDLEWARE_SNIPPET = f'MIDDLEWARE += ["{HTMX_MIDDLEWARE}"]'
-SETTINGS_SNIPPETS = [IN_MEMORY_SNIPPET, REDIS_SNIPPET, CONN_MAX_AGE_SNIPPET, MIDDLEWARE_SNIPPET]
+SITE_URL_SNIPPET = 'CHATTER_SITE_URL = "https://chat.example.com"'
+SETTINGS_SNIPPETS = [
+    IN_MEMORY_SNIPPET,
+    REDIS_SNIPPET,
+    CONN_MAX_AGE_SNIPPET,
+    MIDDLEWARE_SNIPPET,
+    SITE_URL_SNIPPET,
+]
 
 
 @register()
@@ -204,6 +217,49 @@ def check_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return _check_connections(settings.DATABASES.get("default", {}))
 
 
+@register(Tags.database)
+def check_search_index(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """On PostgreSQL (with ``--database``, and before ``migrate``): the configuration of
+    CHATTER_SEARCH_CONFIG exists, and the message search's column was made with it."""
+    from django.db import connections
+
+    config = conf.get("CHATTER_SEARCH_CONFIG")
+    found: list[CheckMessage] = []
+    for alias in databases or []:
+        conn = connections[alias]
+        if not search_index.is_postgresql(conn) or not RULES["CHATTER_SEARCH_CONFIG"][0](config):
+            continue
+        if not search_index.config_exists(config, conn):
+            found.append(
+                Error(
+                    _(
+                        "CHATTER_SEARCH_CONFIG is %(config)r: the database %(alias)s has no "
+                        "text search configuration of that name."
+                    )
+                    % {"config": config, "alias": alias},
+                    hint=_("SELECT cfgname FROM pg_ts_config lists those it has."),
+                    id="chatter.E030",
+                )
+            )
+            continue
+        indexed = search_index.indexed_config(conn)
+        if indexed is not None and indexed.split(".")[-1] != config.split(".")[-1]:
+            found.append(
+                Warning(
+                    _(
+                        "The message search index was made with %(indexed)r, but "
+                        "CHATTER_SEARCH_CONFIG is %(config)r: searches miss words."
+                    )
+                    % {"indexed": indexed, "config": config},
+                    hint=_("Run manage.py chatter_search_reindex (once per tenant's schema)."),
+                    id="chatter.W031",
+                )
+            )
+    return found
+
+
 def _check_connections(database: dict[str, Any]) -> list[CheckMessage]:
     engine = database.get("ENGINE", "")
     if "postgresql" not in engine or database.get("CONN_MAX_AGE", 0) != 0:
@@ -274,6 +330,8 @@ def _positive_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
+_SITE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+
 # Each setting: a test of its value, and what a valid value is, for the message (marked
 # for translation here, translated where the message is made).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -303,7 +361,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: _frame_limits(v),
         gettext_noop(
             'a dict of "resume", "read", "typing", "ping", "edit", "delete", "react", '
-            '"group", "block" or "report" to (count, seconds)'
+            '"group", "block", "report" or "upload" to (count, seconds)'
         ),
     ),
     "CHATTER_MAX_SOCKETS_PER_USER": (
@@ -319,9 +377,53 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or (isinstance(v, str) and bool(v)),
         gettext_noop("None or the dotted path of a callable"),
     ),
+    "CHATTER_NOTIFY_DELAY": (
+        lambda v: (isinstance(v, timedelta) and v >= timedelta(0)) or _int(0)(v),
+        gettext_noop("a whole number of seconds, at least 0, or a timedelta"),
+    ),
+    "CHATTER_NOTIFY_MAX_MESSAGES": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
+    "CHATTER_SITE_URL": (
+        lambda v: v is None or (isinstance(v, str) and _SITE_URL.fullmatch(v) is not None),
+        gettext_noop(
+            'None or an address such as "https://chat.example.com" (or "https://{domain}")'
+        ),
+    ),
+    "CHATTER_SEARCH_CONFIG": (
+        lambda v: isinstance(v, str) and search_index.CONFIG_NAME.fullmatch(v) is not None,
+        gettext_noop('the name of a text search configuration, such as "simple" or "english"'),
+    ),
+    "CHATTER_SEARCH_LIMIT": (_int(1, 200), gettext_noop("an integer from 1 to 200")),
+    # Attachments (the storage, the types and the web server's part: chatter.E050-E052).
+    "CHATTER_STORAGE": (
+        lambda v: v is None or (isinstance(v, str) and bool(v)),
+        gettext_noop("None, an alias of STORAGES or the dotted path of a Storage class"),
+    ),
+    "CHATTER_MAX_UPLOAD_BYTES": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_MAX_UPLOAD_FILES": (_int(1, 100), gettext_noop("an integer from 1 to 100")),
+    "CHATTER_UPLOAD_TYPES": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(t, str) for t in v),
+        gettext_noop('a list of types, such as "image/png"'),
+    ),
+    "CHATTER_UPLOAD_QUOTA_BYTES": (
+        lambda v: v is None or _int(0)(v),
+        gettext_noop("an integer of at least 0, or None (no quota)"),
+    ),
+    "CHATTER_MAX_IMAGE_PIXELS": (_int(1), gettext_noop("an integer of at least 1")),
+    "CHATTER_THUMBNAIL_SIZE": (
+        lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(_int(16, 4096)(n) for n in v),
+        gettext_noop("a pair of integers from 16 to 4096 (width, height)"),
+    ),
+    "CHATTER_SENDFILE": (
+        lambda v: v in (None, "x-accel-redirect", "x-sendfile"),
+        gettext_noop('None, "x-accel-redirect" or "x-sendfile"'),
+    ),
+    "CHATTER_SENDFILE_PREFIX": (
+        lambda v: isinstance(v, str),
+        gettext_noop('the internal location of the files, such as "/chatter-files/"'),
+    ),
     "CHATTER_PUSH": (
         lambda v: v is None or isinstance(v, dict),
-        gettext_noop("None or a dict (its entries are checked by chatter.E040 to E044)"),
+        gettext_noop("None or a dict (its entries are checked by chatter.E060 to E064)"),
     ),
 }
 
@@ -350,6 +452,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.extend(_check_template(valid["CHATTER_BASE_TEMPLATE"]))
     if valid.get("CHATTER_AVATAR_URL"):
         messages.extend(_check_avatar_hook(valid["CHATTER_AVATAR_URL"]))
+    messages.extend(_check_attachments(valid))
     if "CHATTER_MAX_FRAME_BYTES" in valid and "CHATTER_MESSAGE_MAX_LENGTH" in valid:
         needed = valid["CHATTER_MESSAGE_MAX_LENGTH"] * 4 + 1024
         if valid["CHATTER_MAX_FRAME_BYTES"] < needed:
@@ -440,3 +543,71 @@ def _check_avatar_hook(path: str) -> list[CheckMessage]:
             id="chatter.E025",
         )
     ]
+
+
+@register()
+def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E-mail digests (``chatter_notify``) link into rooms: they need the site's address.
+
+    Under django-tenants it defaults to each tenant's primary domain, so only a project
+    without it must set ``CHATTER_SITE_URL``.
+    """
+    from chatter import tenancy
+
+    if conf.get("CHATTER_SITE_URL") or tenancy.is_multitenant():
+        return []
+    return [
+        Warning(
+            _("CHATTER_SITE_URL is not set: manage.py chatter_notify cannot link into rooms."),
+            hint=_("Set it to the address of the site, e.g. %(code)s") % {"code": SITE_URL_SNIPPET},
+            id="chatter.W040",
+        )
+    ]
+
+
+def _check_attachments(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E050 CHATTER_STORAGE names no storage, E051 CHATTER_UPLOAD_TYPES has a type
+    Chatter does not know, E052 "x-accel-redirect" without CHATTER_SENDFILE_PREFIX."""
+    from chatter import attachments
+
+    found: list[CheckMessage] = []
+    name = valid.get("CHATTER_STORAGE")
+    if name:
+        try:
+            attachments.storage()
+        except Exception as exc:  # a missing alias, module or class: all are misconfigurations
+            found.append(
+                Error(
+                    _("CHATTER_STORAGE is %(name)r, which gives no storage: %(error)s")
+                    % {"name": name, "error": exc},
+                    hint=_(
+                        "Use None (Django's default_storage), an alias of the STORAGES setting"
+                        " or the dotted path of a Storage class."
+                    ),
+                    id="chatter.E050",
+                )
+            )
+    unknown = sorted(set(valid.get("CHATTER_UPLOAD_TYPES", ())) - set(attachments.EXTENSIONS))
+    if unknown:
+        found.append(
+            Error(
+                _("CHATTER_UPLOAD_TYPES has types Chatter does not know: %(types)s.")
+                % {"types": ", ".join(unknown)},
+                hint=_("Choose among: %(types)s.") % {"types": ", ".join(attachments.EXTENSIONS)},
+                id="chatter.E051",
+            )
+        )
+    if valid.get("CHATTER_SENDFILE") == "x-accel-redirect" and not valid.get(
+        "CHATTER_SENDFILE_PREFIX"
+    ):
+        found.append(
+            Error(
+                _('CHATTER_SENDFILE is "x-accel-redirect" but CHATTER_SENDFILE_PREFIX is empty.'),
+                hint=_(
+                    "Set it to the internal nginx location that serves the storage's"
+                    ' directory, such as "/chatter-files/".'
+                ),
+                id="chatter.E052",
+            )
+        )
+    return found

@@ -1,7 +1,7 @@
 """System checks of ``CHATTER_PUSH`` (Web Push, docs/push.rst).
 
-Ids: E040 keys set but pywebpush missing, E041 a key missing or malformed, E042 the
-keys are not a pair, E043 the subject is not a mailto: or https: URL, E044 an entry of
+Ids: E060 keys set but pywebpush missing, E061 a key missing or malformed, E062 the
+keys are not a pair, E063 the subject is not a mailto: or https: URL, E064 an entry of
 the wrong type or an unknown one. Nothing is checked while ``CHATTER_PUSH`` is None.
 """
 
@@ -47,7 +47,7 @@ def check_push(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             _error(
                 _("CHATTER_PUSH is set but pywebpush is not installed."),
                 _('Install Chatter\'s extra "push": pip install "django-chatter-live[push]".'),
-                40,
+                60,
             )
         ]
     return _check_keys(push_input.options())
@@ -75,7 +75,7 @@ def _check_entries(value: dict[str, Any]) -> list[CheckMessage]:
                         "(text), BACKEND (the dotted path of a callable), TIMEOUT, TTL and "
                         "QUEUE_SIZE (numbers above 0), INSECURE_HOSTS (a list of host names)."
                     ),
-                    44,
+                    64,
                 )
             )
     return messages
@@ -93,7 +93,7 @@ def _check_keys(opts: dict[str, Any]) -> list[CheckMessage]:
                 _("CHATTER_PUSH[%(name)r] is missing or is not a P-256 key in base64url.")
                 % {"name": name},
                 _("Generate a key pair with: %(command)s") % {"command": GENERATE_HINT},
-                41,
+                61,
             )
         )
     elif derived != public.rstrip("="):
@@ -101,7 +101,7 @@ def _check_keys(opts: dict[str, Any]) -> list[CheckMessage]:
             _error(
                 _("CHATTER_PUSH's VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY."),
                 _("Copy both keys from one run of: %(command)s") % {"command": GENERATE_HINT},
-                42,
+                62,
             )
         )
     if not push_input.subject_ok(opts["VAPID_SUBJECT"]):
@@ -113,7 +113,7 @@ def _check_keys(opts: dict[str, Any]) -> list[CheckMessage]:
                     'Set it to a "mailto:" address or an "https:" URL, such as '
                     '"mailto:you@example.com".'
                 ),
-                43,
+                63,
             )
         )
     return messages

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
         # Blocking and unblocking people (pages), and reporting messages (pages, frames).
         "block": (10, 60),
         "report": (5, 60),
+        # Messages with files (pictures are decoded and encoded again: work to bound).
+        "upload": (10, 60),
     },
     # Most websockets one user may have open at once (0: no limit); one more is closed
     # with code 4429.
@@ -54,6 +56,49 @@ DEFAULTS: dict[str, Any] = {
     # The dotted path of a callable ``user -> str | None``: the URL of the user's picture,
     # shown in their avatars (None, or an empty answer: their initials). None: initials.
     "CHATTER_AVATAR_URL": None,
+    # E-mail digests (manage.py chatter_notify): a message is e-mailed once it has been
+    # unread this long (a number of seconds or a timedelta).
+    "CHATTER_NOTIFY_DELAY": 10 * 60,
+    # Most messages a digest shows per room (the rest are counted: "and 12 more").
+    "CHATTER_NOTIFY_MAX_MESSAGES": 5,
+    # The site's address for links in e-mails, e.g. "https://chat.example.com"; "{domain}"
+    # in it is the tenant's primary domain under django-tenants (None there:
+    # "https://{domain}").
+    "CHATTER_SITE_URL": None,
+    # The PostgreSQL text search configuration of the message search ("simple": words as
+    # written, for every language; "english", "german"...: stemmed, without stop words).
+    "CHATTER_SEARCH_CONFIG": "simple",
+    # Most results one message search shows.
+    "CHATTER_SEARCH_LIMIT": 20,
+    # -- Attachments (chatter.attachments) --
+    # Where files are kept: None for Django's default_storage, else an alias of the
+    # STORAGES setting or the dotted path of a Storage class.
+    "CHATTER_STORAGE": None,
+    # Most bytes of the files of one message together, counted while the upload streams.
+    "CHATTER_MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
+    # Most files one message may carry.
+    "CHATTER_MAX_UPLOAD_FILES": 10,
+    # The types accepted, as read from the files' content (never their names).
+    "CHATTER_UPLOAD_TYPES": [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/svg+xml",
+        "application/pdf",
+        "application/zip",
+        "text/plain",
+    ],
+    # Most bytes one user's stored files may take together (None: no quota).
+    "CHATTER_UPLOAD_QUOTA_BYTES": 200 * 1024 * 1024,
+    # Largest image accepted, in pixels (width x height), read before it is decoded.
+    "CHATTER_MAX_IMAGE_PIXELS": 40_000_000,
+    # The box thumbnails fit in, in pixels (width, height).
+    "CHATTER_THUMBNAIL_SIZE": (320, 320),
+    # How files are served: None (by Django), "x-accel-redirect" (nginx; with
+    # CHATTER_SENDFILE_PREFIX, its internal location) or "x-sendfile" (Apache, lighttpd).
+    "CHATTER_SENDFILE": None,
+    "CHATTER_SENDFILE_PREFIX": "",
     # Web Push (docs/push.rst): None (off), or a dict with "VAPID_PUBLIC_KEY",
     # "VAPID_PRIVATE_KEY" and "VAPID_SUBJECT", and optionally "BACKEND", "TIMEOUT", "TTL",
     # "QUEUE_SIZE" and "INSECURE_HOSTS" (their defaults: chatter.push.OPTIONS).

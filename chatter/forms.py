@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from chatter import conf, groups, moderation
-from chatter.models import ROOM_NAME_MAX_LENGTH, Report
+from chatter.models import ROOM_NAME_MAX_LENGTH, Preferences, Report
 from chatter.types import User
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -137,3 +137,19 @@ class ReportForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "chatter-report-%s")
         super().__init__(*args, **kwargs)
+
+
+class MuteForm(forms.Form):
+    """The room header's mute toggle: ``muted`` is 1 (mute) or 0 (unmute)."""
+
+    muted = forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0")], coerce=lambda value: value == "1"
+    )
+
+
+class PreferencesForm(forms.Form):
+    """A user's notification choices (``chatter.notify.save_preferences``)."""
+
+    email_digest = forms.BooleanField(
+        label=Preferences._meta.get_field("email_digest").verbose_name, required=False
+    )

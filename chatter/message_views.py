@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from chatter import conf, live, messages, moderation
+from chatter import conf, live, messages, moderation, timeline
 from chatter.forms import ReportForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
@@ -41,7 +41,7 @@ STATUS = {
 
 def _message_or_404(room: Room, seq: int) -> Message:
     try:
-        return messages.message_at(room, seq)
+        return timeline.message_at(room, seq)
     except Message.DoesNotExist:
         raise Http404(_("No such message.")) from None
 

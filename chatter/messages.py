@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +28,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from chatter import conf, limits, mentions, push
+from chatter import conf, limits, mentions, push, timeline
 from chatter.models import Membership, Message, Reaction, Revision, Room
 from chatter.types import AnyUser, User
 
@@ -40,91 +39,6 @@ class MessageRefused(ValueError):
     def __init__(self, message: str | Promise, code: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass
-class HistoryPage:
-    """Messages in ascending order, and whether older ones exist before the first."""
-
-    messages: list[Message]
-    has_more: bool
-
-    @property
-    def before(self) -> int | None:
-        """The ``before`` value that fetches the next older page, if there is one."""
-        return self.messages[0].seq if self.has_more and self.messages else None
-
-
-@dataclass
-class Window:
-    """Messages around one (``?around=``), ascending, with whether more lie on each side."""
-
-    messages: list[Message]
-    has_older: bool
-    has_newer: bool
-
-    @property
-    def before(self) -> int | None:
-        return self.messages[0].seq if self.has_older and self.messages else None
-
-    @property
-    def after(self) -> int | None:
-        return self.messages[-1].seq if self.has_newer and self.messages else None
-
-
-@dataclass
-class ReactionGroup:
-    """One emoji on one message and who put it there, in order."""
-
-    emoji: str
-    users: list[User]
-
-    @property
-    def count(self) -> int:
-        return len(self.users)
-
-    @property
-    def user_ids(self) -> str:
-        """The users' ids between spaces, for ``[data-users~="<id>"]`` (the page's own)."""
-        return " ".join(str(u.pk) for u in self.users)
-
-
-def _fetch(qs: QuerySet[Message]) -> list[Message]:
-    """Messages with what their rendering shows: sender, the answered message, reactions,
-    the users mentioned (``mentioned``, in them and in the messages they answer).
-
-    One query, one more for the reactions when a message was ever changed (a message
-    with reactions always was), one more for the mentions when a text has one: a page of
-    plain messages costs one query.
-    """
-    rows = list(qs.select_related("sender", "reply_to", "reply_to__sender"))
-    mentions.attach(rows)
-    changed = {m.pk: m for m in rows if m.change}
-    for message in rows:
-        message.reaction_groups = []
-    if changed:
-        groups: dict[Any, dict[str, ReactionGroup]] = {pk: {} for pk in changed}
-        for reaction in (
-            Reaction.objects.filter(message_id__in=list(changed))
-            .select_related("user")
-            .order_by("created_at", "pk")
-        ):
-            by_emoji = groups[reaction.message_id]
-            group = by_emoji.get(reaction.emoji)
-            if group is None:
-                group = by_emoji[reaction.emoji] = ReactionGroup(reaction.emoji, [])
-            group.users.append(reaction.user)
-        for pk, by_emoji in groups.items():
-            changed[pk].reaction_groups = list(by_emoji.values())
-    return rows
-
-
-def _one(qs: QuerySet[Message]) -> Message:
-    """The one message of ``qs`` (:func:`_fetch`), or ``Message.DoesNotExist``."""
-    rows = _fetch(qs[:2])
-    if len(rows) != 1:
-        raise Message.DoesNotExist
-    return rows[0]
 
 
 def _answered(room: Room, reply_to: int | None) -> Message | None:
@@ -210,7 +124,7 @@ def _reloaded(message: Message) -> Message:
     """The message again, with everything its rendering shows. Called inside the change's
     transaction (the row is locked), it is the state of that change exactly, so the event
     that announces change N carries N, not a later change made meanwhile."""
-    return _one(Message.objects.filter(pk=message.pk))
+    return timeline.one(Message.objects.filter(pk=message.pk))
 
 
 def can_edit(message: Message, user: AnyUser, now: datetime | None = None) -> bool:
@@ -299,8 +213,12 @@ def delete_message(room: Room, user: User, seq: int) -> tuple[Message, bool]:
         Revision.objects.filter(message=message).delete()
         Reaction.objects.filter(message=message).delete()
         message.mentions.all().delete()
+        if message.files:
+            from chatter import attachments  # its files go once this commits
+
+            attachments.remove_for(message)
         Message.objects.filter(pk=message.pk).update(
-            text="", deleted_at=timezone.now(), change=change
+            text="", deleted_at=timezone.now(), change=change, files=0
         )
         changed = _reloaded(message)
     room.last_change = change
@@ -363,60 +281,6 @@ def toggle_reaction(room: Room, user: User, seq: int, emoji: object) -> tuple[Me
     return changed, True
 
 
-def changed_after(
-    room: Room,
-    after: int,
-    upto: int | None = None,
-    limit: int = 500,
-    since_seq: int = 0,
-    until_seq: int | None = None,
-) -> list[Message]:
-    """Messages changed after change ``after`` (up to ``upto``), by change number.
-
-    Each message once, in its current state. ``since_seq``/``until_seq`` leave out the
-    messages a page does not show (older than its oldest, or sent after the resume point).
-    """
-    qs = Message.objects.filter(room=room, change__gt=after, seq__gte=since_seq)
-    if upto is not None:
-        qs = qs.filter(change__lte=upto)
-    if until_seq is not None:
-        qs = qs.filter(seq__lte=until_seq)
-    return _fetch(qs.order_by("change")[:limit])
-
-
-def last_numbers(room: Room) -> tuple[int, int]:
-    """The room's newest sequence and change numbers, read from the database."""
-    last, change = Room.objects.values_list("last_seq", "last_change").get(pk=room.pk)
-    return int(last), int(change)
-
-
-def message_at(room: Room, seq: int) -> Message:
-    """Message ``seq`` of ``room`` with what it shows, or ``Message.DoesNotExist``."""
-    if not 0 < seq < 2**63:  # beyond bigint: no such message, not a database error
-        raise Message.DoesNotExist
-    return _one(Message.objects.filter(room=room, seq=seq))
-
-
-def around(room: Room, seq: int, limit: int | None = None) -> Window:
-    """The messages around ``seq``: half a page before it, it and the rest after (keyset)."""
-    limit = limit or conf.get("CHATTER_PAGE_SIZE")
-    before = max(limit // 2, 1)
-    base = Message.objects.filter(room=room)
-    older = _fetch(base.filter(seq__lt=seq).order_by("-seq")[: before + 1])
-    newer = _fetch(base.filter(seq__gte=seq).order_by("seq")[: limit - before + 1])
-    has_older, has_newer = len(older) > before, len(newer) > limit - before
-    older = older[:before]
-    older.reverse()
-    return Window(older + newer[: limit - before], has_older, has_newer)
-
-
-def history_after(room: Room, after: int, limit: int | None = None) -> Window:
-    """The page of messages just newer than ``after``, and whether newer ones follow."""
-    limit = limit or conf.get("CHATTER_PAGE_SIZE")
-    rows = _fetch(Message.objects.filter(room=room, seq__gt=after).order_by("seq")[: limit + 1])
-    return Window(rows[:limit], has_older=True, has_newer=len(rows) > limit)
-
-
 def clean_text(text: object) -> str:
     """Normalise line endings, drop NULs and strip surrounding white space."""
     if not isinstance(text, str):
@@ -448,9 +312,14 @@ def _parse_client_id(client_id: object) -> uuid.UUID | None:
         raise MessageRefused(_("This message has a malformed id."), code="invalid") from None
 
 
-def valid_text(text: object) -> str:
-    """``text`` cleaned (:func:`clean_text`), or :class:`MessageRefused` if empty or too long."""
+def valid_text(text: object, blank_ok: bool = False) -> str:
+    """``text`` cleaned (:func:`clean_text`), or :class:`MessageRefused` if empty or too long.
+
+    ``blank_ok`` (a message with files): an empty or blank text is ``""``, not a refusal.
+    """
     text = clean_text(text)
+    if is_blank(text) and blank_ok:
+        return ""
     if is_blank(text):
         raise MessageRefused(_("Write something first."), code="empty")
     max_length = conf.get("CHATTER_MESSAGE_MAX_LENGTH")
@@ -464,7 +333,12 @@ def valid_text(text: object) -> str:
 
 
 def send_message(
-    room: Room, author: Any, text: Any, client_id: Any = None, reply_to: int | None = None
+    room: Room,
+    author: Any,
+    text: Any,
+    client_id: Any = None,
+    reply_to: int | None = None,
+    files: int = 0,
 ) -> tuple[Message, bool]:
     """Store a message from ``author`` in ``room``; return ``(message, created)``.
 
@@ -481,8 +355,11 @@ def send_message(
     resend (the same ``client_id``) is found by the unique constraint, after the
     transaction rolled back; only a send over the rate limit looks for it first, so that a
     resend of a stored message is never refused.
+
+    ``files``: how many attachments the caller (:func:`chatter.attachments.send`) stores
+    with it in the same transaction; the text may then be empty.
     """
-    text = valid_text(text)
+    text = valid_text(text, blank_ok=files > 0)
     cid = _parse_client_id(client_id)
     answered = _answered(room, reply_to)
     if not limits.hit("send", author.pk):
@@ -498,7 +375,13 @@ def send_message(
     try:
         with transaction.atomic():
             message = _append(
-                room, author, member_only=True, text=text, client_id=cid, reply_to=answered
+                room,
+                author,
+                member_only=True,
+                text=text,
+                client_id=cid,
+                reply_to=answered,
+                files=files,
             )
             mentions.add(message, mentioned)
             push.after_send(message, mentioned)  # on commit; no statement
@@ -560,34 +443,6 @@ def _existing(room: Room, author: User, cid: uuid.UUID) -> Message | None:
     # get(), not first(): first() would add ORDER BY id, which PostgreSQL may answer by
     # walking the primary key instead of the (room, sender, client_id) unique index.
     try:
-        return _one(Message.objects.filter(room=room, sender=author, client_id=cid))
+        return timeline.one(Message.objects.filter(room=room, sender=author, client_id=cid))
     except Message.DoesNotExist:
         return None
-
-
-def last_seq(room: Room) -> int:
-    """The room's newest sequence number, read from the database (raises if it is gone)."""
-    return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
-
-
-def history(room: Room, before: int | None = None, limit: int | None = None) -> HistoryPage:
-    """The page of messages just older than ``before`` (default: the newest), by keyset."""
-    limit = limit or conf.get("CHATTER_PAGE_SIZE")
-    qs = Message.objects.filter(room=room).order_by("-seq")
-    if before is not None:
-        qs = qs.filter(seq__lt=before)
-    rows = _fetch(qs[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    rows.reverse()
-    return HistoryPage(messages=rows, has_more=has_more)
-
-
-def messages_after(
-    room: Room, after: int, limit: int = 500, upto: int | None = None
-) -> list[Message]:
-    """Messages after sequence ``after`` (up to ``upto``), oldest first: what a client missed."""
-    qs = Message.objects.filter(room=room, seq__gt=after)
-    if upto is not None:
-        qs = qs.filter(seq__lte=upto)
-    return _fetch(qs.order_by("seq")[:limit])

@@ -84,6 +84,11 @@ class Membership(models.Model):
     # A muted room still counts unread messages in its own badge, but it sends no browser
     # notification, e-mail or push, and does not count in the page title.
     muted = models.BooleanField(_("muted"), default=False)
+    # The highest message number the e-mail digest has dealt with (chatter.notify): each
+    # message is e-mailed at most once, however many runs of chatter_notify overlap.
+    emailed_seq = models.PositiveBigIntegerField(
+        _("last message considered for e-mail"), default=0, editable=False
+    )
 
     class Meta:
         verbose_name = _("membership")
@@ -147,10 +152,16 @@ class Message(models.Model):
     change = models.PositiveBigIntegerField(_("change number"), default=0, editable=False)
     edited_at = models.DateTimeField(_("edited"), null=True, blank=True, editable=False)
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True, editable=False)
+    # How many files it carries (chatter.attachments): a page of messages without files
+    # asks nothing more.
+    files = models.PositiveSmallIntegerField(_("files"), default=0, editable=False)
 
-    #: Its reactions by emoji (``chatter.messages.ReactionGroup``), set where messages are
+    #: Its reactions by emoji (``chatter.timeline.ReactionGroup``), set where messages are
     #: loaded for showing (``chatter.messages``); empty on a message loaded elsewhere.
     reaction_groups: list[Any] = []
+    #: Its files (``chatter.models.Attachment``, in order), set where messages are loaded
+    #: for showing (``chatter.attachments.attach``); empty on a message loaded elsewhere.
+    attachment_list: list[Any] = []
     #: The users its mentions name, by id as text (``{"7": user}``), set where messages are
     #: loaded for showing (``chatter.mentions.attach``); empty on a message loaded elsewhere
     #: (its mentions then show as their tokens). Replaced, never changed in place.
@@ -346,6 +357,88 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: {self.room_id}#{self.seq}"
+
+
+class Preferences(models.Model):
+    """One user's notification choices, created when first saved (``chatter.notify``).
+
+    A user without a row has the defaults: the e-mail digest on.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="chatter_preferences",
+        verbose_name=_("user"),
+    )
+    email_digest = models.BooleanField(
+        _("e-mail digest"),
+        default=True,
+        help_text=_("E-mail me the messages I have not read after a while."),
+    )
+    updated_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preferences")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}"
+
+
+#: Longest original file name kept (for showing only; the stored file has a generated name).
+ATTACHMENT_NAME_MAX_LENGTH = 200
+
+
+class Attachment(models.Model):
+    """A file sent with a message, kept in the storage of ``CHATTER_STORAGE``.
+
+    ``path`` is the storage name Chatter generated (never the sender's); ``name`` is the
+    sender's file name, cleaned, for showing and as the download's name. ``uploader``
+    counts it against the sender's quota. Deleting the row deletes its files from the
+    storage once the transaction commits (:mod:`chatter.attachments`).
+    """
+
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("message")
+    )
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="chatter_attachments",
+        verbose_name=_("sent by"),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    name = models.CharField(_("file name"), max_length=ATTACHMENT_NAME_MAX_LENGTH)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    path = models.CharField(_("stored as"), max_length=255)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    thumb_path = models.CharField(_("thumbnail stored as"), max_length=255, blank=True)
+    thumb_width = models.PositiveIntegerField(_("thumbnail width"), null=True, blank=True)
+    thumb_height = models.PositiveIntegerField(_("thumbnail height"), null=True, blank=True)
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["message", "position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        """Shown inline: a raster image Chatter re-encoded (never SVG)."""
+        return self.width is not None and self.content_type in INLINE_IMAGE_TYPES
+
+
+#: Types served inline (and shown in the conversation): raster images Pillow re-encoded.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class PushSubscription(models.Model):

@@ -36,6 +36,14 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+# Close codes the client understands: the ws extension opens the socket again only after
+# 1006/1011/1012/1013, so each of these ends a page's socket for good (chatter.js says why).
+NO_TENANT = 4400
+NOT_LOGGED_IN = 4401
+FORBIDDEN = 4403
+NOT_FOUND = 4404
+TOO_MANY_SOCKETS = 4429
+
 #: Largest sequence number a client may name (PostgreSQL's bigint).
 MAX_SEQ = 2**63 - 1
 #: Longest client id kept (a UUID has 36 characters).

@@ -25,8 +25,8 @@ from django.utils.translation import gettext_lazy as _
 
 from chatter import conf, mentions
 from chatter.mention_text import ids_in
-from chatter.messages import last_seq
 from chatter.models import ROOM_NAME_MAX_LENGTH, Membership, Room
+from chatter.timeline import last_seq
 from chatter.types import AnyUser, RoomId, User, UserId
 
 

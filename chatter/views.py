@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatter import conf, groups, live, messages, moderation, rooms
+from chatter import conf, groups, live, messages, moderation, rooms, timeline
 from chatter.forms import ADD_MEMBERS_ID, AddMembersForm, GroupRoomForm
 from chatter.inputs import refuse_unstorable_text
 from chatter.models import Message, Room
@@ -228,15 +228,15 @@ def _room_context(
     """Everything the room page shows, in a bounded number of queries."""
     newer: int | None = None
     if around is not None:
-        window = messages.around(room, around)
-        page = messages.HistoryPage(window.messages, window.has_older)
+        window = timeline.around(room, around)
+        page = timeline.HistoryPage(window.messages, window.has_older)
         newer = window.after
     else:
-        page = messages.history(room, before=before)
+        page = timeline.history(room, before=before)
     replying = None
     if reply is not None:
         try:
-            replying = messages.message_at(room, reply)
+            replying = timeline.message_at(room, reply)
         except Message.DoesNotExist:
             replying = None
     people = rooms.members(room)
@@ -333,7 +333,7 @@ def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     except BadBefore:
         return HttpResponseBadRequest(_("before, after and around must be positive integers"))
     if after is not None:
-        window = messages.history_after(room, after)
+        window = timeline.history_after(room, after)
         context = {"room": room, "items": _items(window.messages, True), "newer": window.after}
         return render(request, "chatter/_history.html", context)
     if before is None:
@@ -342,9 +342,9 @@ def history(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
         if not 0 < before - around <= AROUND_SPAN:
             raise Http404(_("That message is too far back to load here."))
         reach = before - around + conf.get("CHATTER_PAGE_SIZE") // 2
-        page = messages.history(room, before=before, limit=reach)
+        page = timeline.history(room, before=before, limit=reach)
     else:
-        page = messages.history(room, before=before)
+        page = timeline.history(room, before=before)
     newer_day = _day_param(request)
     last_day = _day_of(page.messages[-1]) if page.messages else None
     context = {

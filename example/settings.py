@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -64,7 +65,7 @@ TEMPLATES = [
 ]
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dict[str, Any]:
     """A DATABASES entry from ``postgres://user:password@host:port/name``."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
@@ -115,7 +116,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-AUTH_PASSWORD_VALIDATORS: list[dict] = []
+AUTH_PASSWORD_VALIDATORS: list[dict[str, Any]] = []
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/chat/"
 LOGOUT_REDIRECT_URL = "login"
@@ -127,6 +128,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Attachments (chatter.attachments) are stored here through default_storage and served
+# only by Chatter's own view, to members of their room: MEDIA_URL is never served.
+MEDIA_ROOT = os.environ.get("CHATTER_MEDIA_ROOT") or BASE_DIR / "media"
+MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The demo keeps Chatter's limits; benchmarks lift them through the environment.
@@ -136,6 +141,11 @@ CHATTER_MAX_SOCKETS_PER_USER = int(os.environ.get("CHATTER_MAX_SOCKETS_PER_USER"
 # Chatter's pages inside the demo's layout (navigation, log out).
 CHATTER_BASE_TEMPLATE = "demo/base.html"
 
+# E-mail digests (manage.py chatter_notify): printed to the console, linking to the demo.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "chat@localhost"
+CHATTER_SITE_URL = os.environ.get("CHATTER_SITE_URL", "http://127.0.0.1:8000") or None
+CHATTER_NOTIFY_DELAY = int(os.environ.get("CHATTER_NOTIFY_DELAY", "600"))
 # Web Push (docs/push.rst): `make demo` writes a VAPID key pair into vapid_keys.py beside
 # this file on its first run (manage.py chatter_vapid_keys); without that file push is off.
 # The browser tests give theirs as JSON in CHATTER_PUSH_JSON.

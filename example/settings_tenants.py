@@ -66,3 +66,6 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware", *MIDDLEWARE]
 
 ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "[::1]", "testserver"]
+
+# E-mail digests link to each tenant's primary domain (alpha.localhost, ...).
+CHATTER_SITE_URL = "http://{domain}:" + os.environ.get("PORT", "8000")

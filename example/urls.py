@@ -14,6 +14,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("users/", views.user_list, name="user_list"),
     path("users/<str:username>/", views.profile, name="profile"),
-    path("notifications/", views.notifications, name="notifications"),
     path("chat/", include("chatter.urls")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,28 @@ def describe_violations(violations: list[dict[str, Any]]) -> str:
             summary = " ".join((node["summary"] or "").split())
             lines.append(f"    {node['target']}: {summary[:300]}")
     return "\n".join(lines)
+
+
+def pages_for(
+    request: Any, open_one: Callable[[str], Any], close: Callable[[Any], None]
+) -> Iterator[Callable[[str], Any]]:
+    """The body of a test's ``pages`` fixture (``yield from`` it): yields ``open_page(username)``,
+    which opens a page with ``open_one``; when the test failed, every page it opened is
+    screenshotted into test-artifacts/; then each is closed with ``close``."""
+    opened: list[tuple[str, Any]] = []
+    failed_before = request.session.testsfailed
+
+    def open_page(username: str) -> Any:
+        page = open_one(username)
+        opened.append((username, page))
+        return page
+
+    yield open_page
+    for number, (username, page) in enumerate(opened):
+        if request.session.testsfailed > failed_before:
+            name = f"{request.node.name}-{username}-{number}.png"
+            try:
+                page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+            except Exception as exc:  # a screenshot must not hide the failure
+                print(f"could not screenshot {name}: {exc}")
+        close(page)

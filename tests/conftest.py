@@ -100,3 +100,13 @@ def _end_other_database_sessions(django_db_setup: Any, django_db_blocker: Any) -
     yield
     with django_db_blocker.unblock():
         servers.end_other_sessions()
+
+
+@pytest.fixture(autouse=True)
+def _no_open_sockets() -> Iterator[None]:
+    """:data:`tests.sockets.OPEN` holds only the sockets of the test that is running."""
+    from tests import sockets
+
+    sockets.OPEN.clear()
+    yield
+    sockets.OPEN.clear()

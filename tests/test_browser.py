@@ -107,24 +107,7 @@ def people(site: dict[str, Any], browser: Any) -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def pages(people: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
     """``pages("alice")`` opens a page for alice; all are screenshotted on failure, closed after."""
-    opened: list[tuple[str, Any]] = []
-    failed_before = request.session.testsfailed
-
-    def open_page(username: str) -> Any:
-        page = people[username].new_page()
-        opened.append((username, page))
-        return page
-
-    yield open_page
-    if request.session.testsfailed > failed_before:
-        for number, (username, page) in enumerate(opened):
-            name = f"{request.node.name}-{username}-{number}.png"
-            try:
-                page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-            except Exception as exc:  # a screenshot must not hide the failure
-                print(f"could not screenshot {name}: {exc}")
-    for _, page in opened:
-        page.close()
+    yield from b.pages_for(request, lambda name: people[name].new_page(), lambda page: page.close())
 
 
 # -- helpers ------------------------------------------------------------------------------

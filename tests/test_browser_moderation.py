@@ -58,24 +58,12 @@ def site() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def pages(site: dict[str, Any], browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``pages("alice")``: a page of a new logged-in context; screenshotted on failure."""
-    opened: list[tuple[str, Any]] = []
-    failed_before = request.session.testsfailed
-
-    def open_page(username: str) -> Any:
-        page = b.log_in(browser, site["server"].url, username, DESKTOP)
-        opened.append((username, page))
-        return page
-
-    yield open_page
-    for number, (username, page) in enumerate(opened):
-        if request.session.testsfailed > failed_before:
-            name = f"{request.node.name}-{username}-{number}.png"
-            try:
-                page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-            except Exception as exc:  # a screenshot must not hide the failure
-                print(f"could not screenshot {name}: {exc}")
-        page.context.close()
+    """``pages("alice")``: a page of a new logged-in context of alice; screenshotted on failure."""
+    yield from b.pages_for(
+        request,
+        lambda name: b.log_in(browser, site["server"].url, name, DESKTOP),
+        lambda page: page.context.close(),
+    )
 
 
 def open_room(page: Any, room: str) -> None:

@@ -1,4 +1,4 @@
-"""Web Push in a real browser (Debian's Chromium): the Notifications page registers the
+"""Web Push in a real browser (Debian's Chromium): the preferences page registers the
 service worker in the chat's scope, and a push delivered to it (through the DevTools
 protocol: headless Chromium has no push service) shows the notification Chatter sent.
 
@@ -51,7 +51,7 @@ def page(site: dict[str, Any], browser: Any) -> Iterator[Any]:
 def test_the_service_worker_shows_a_push_and_the_button_tells_the_state(
     page: Any, site: dict[str, Any]
 ) -> None:
-    page.goto("/notifications/")
+    page.goto("/chat/preferences/")
     box = page.locator("[data-chatter-push]")
     button = box.get_by_role("button", name="Enable push on this device")
     expect(button).to_be_visible()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -143,6 +144,20 @@ VALID = {
     "CHATTER_EDIT_WINDOW": [None, 0, 900, 48 * 3600],
     "CHATTER_MAX_REACTIONS": [1, 20, 100],
     "CHATTER_AVATAR_URL": [None, "tests.avatar_hooks.picture"],
+    "CHATTER_NOTIFY_DELAY": [0, 600, timedelta(minutes=30)],
+    "CHATTER_NOTIFY_MAX_MESSAGES": [1, 5, 100],
+    "CHATTER_SITE_URL": [None, "https://chat.example.com", "http://{domain}:8000/app"],
+    "CHATTER_SEARCH_CONFIG": ["simple", "english", "pg_catalog.german", "public.my_config"],
+    "CHATTER_SEARCH_LIMIT": [1, 200],
+    "CHATTER_STORAGE": [None, "default", "django.core.files.storage.FileSystemStorage"],
+    "CHATTER_MAX_UPLOAD_BYTES": [1, 10 * 1024 * 1024],
+    "CHATTER_MAX_UPLOAD_FILES": [1, 100],
+    "CHATTER_UPLOAD_TYPES": [[], ["image/png"], ("text/plain", "application/pdf")],
+    "CHATTER_UPLOAD_QUOTA_BYTES": [None, 0, 10**9],
+    "CHATTER_MAX_IMAGE_PIXELS": [1, 10**8],
+    "CHATTER_THUMBNAIL_SIZE": [(16, 16), [640, 480]],
+    "CHATTER_SENDFILE": [None, "x-sendfile"],
+    "CHATTER_SENDFILE_PREFIX": ["", "/chatter-files/"],
     "CHATTER_PUSH": [None, {}],  # its entries: tests/test_push_input.py
 }
 INVALID = {
@@ -170,6 +185,20 @@ INVALID = {
     "CHATTER_EDIT_WINDOW": [-1, "3600", 1.5, True],
     "CHATTER_MAX_REACTIONS": [0, 101, "20", None],
     "CHATTER_AVATAR_URL": ["", 3, ["tests.avatar_hooks.picture"], len],
+    "CHATTER_NOTIFY_DELAY": [-1, "600", 1.5, True, None, timedelta(seconds=-1)],
+    "CHATTER_NOTIFY_MAX_MESSAGES": [0, 101, "5", None],
+    "CHATTER_SITE_URL": ["", "chat.example.com", "ftp://example.com", "https://", 3],
+    "CHATTER_SEARCH_CONFIG": ["", "simple'; --", "a.b.c", "1st", None, ["simple"]],
+    "CHATTER_SEARCH_LIMIT": [0, 201, "20", None, True],
+    "CHATTER_STORAGE": ["", 3],
+    "CHATTER_MAX_UPLOAD_BYTES": [0, "10", None],
+    "CHATTER_MAX_UPLOAD_FILES": [0, 101, True],
+    "CHATTER_UPLOAD_TYPES": ["image/png", [3], None],
+    "CHATTER_UPLOAD_QUOTA_BYTES": [-1, "1", 2.5],
+    "CHATTER_MAX_IMAGE_PIXELS": [0, None],
+    "CHATTER_THUMBNAIL_SIZE": [320, (320,), (8, 8), (320, 5000)],
+    "CHATTER_SENDFILE": ["nginx", True],
+    "CHATTER_SENDFILE_PREFIX": [None, 3],
     "CHATTER_PUSH": ["on", True, [("VAPID_PUBLIC_KEY", "x")]],
 }
 
@@ -461,3 +490,35 @@ def test_the_redis_snippet_of_the_hints_passes_the_redis_checks() -> None:
     exec(checks.REDIS_SNIPPET, namespace)  # noqa: S102 - our own constant
     with override_settings(CHANNEL_LAYERS=namespace["CHANNEL_LAYERS"], DEBUG=False):
         assert checks.check_channels() == []
+
+
+def test_site_url_unset_is_a_warning_without_django_tenants() -> None:
+    with override_settings(CHATTER_SITE_URL=None):
+        messages = checks.check_site_url()
+        assert ids(messages) == ["chatter.W040"]
+        assert checks.SITE_URL_SNIPPET in (messages[0].hint or "")
+        assert ids(all_chatter_messages()) == ["chatter.W040"]
+    assert checks.check_site_url() == []
+
+
+# -- attachments: E050-E052 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nowhere", "tests.no_such_module.Storage"])
+def test_a_storage_that_does_not_exist_is_e040(name: str) -> None:
+    with override_settings(CHATTER_STORAGE=name):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E050"] and "STORAGES" in messages[0].hint
+
+
+def test_an_unknown_upload_type_is_e041() -> None:
+    with override_settings(CHATTER_UPLOAD_TYPES=["image/png", "text/html"]):
+        messages = checks.check_settings()
+    assert ids(messages) == ["chatter.E051"] and "text/html" in messages[0].msg
+
+
+def test_x_accel_redirect_needs_its_location_e042() -> None:
+    with override_settings(CHATTER_SENDFILE="x-accel-redirect"):
+        assert ids(checks.check_settings()) == ["chatter.E052"]
+    with override_settings(CHATTER_SENDFILE="x-accel-redirect", CHATTER_SENDFILE_PREFIX="/f/"):
+        assert checks.check_settings() == []

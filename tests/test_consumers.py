@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -19,93 +16,29 @@ from django.utils import timezone
 from chatter import live, messages, rooms
 from chatter.consumers import FORBIDDEN, NOT_FOUND, NOT_LOGGED_IN, TOO_MANY_SOCKETS
 from chatter.models import Message, Room
-from chatter.routing import websocket_urlpatterns
-from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator
 from tests.factories import fill_room
+from tests.sockets import (
+    HOST,
+    application,
+    close_code,
+    connect,
+    cookie_for,
+    drain,
+    frames_until,
+    make_user,
+    open_room,
+    quiet,
+    seqs,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
-
-HOST = "testserver"
-application = SameHostOriginValidator(ChatterMTMiddlewareStack(URLRouter(websocket_urlpatterns)))
-SEQ = re.compile(r'id="chatter-msg-(\d+)"')
-
-
-def make_user(username: str) -> object:
-    return get_user_model().objects.create_user(username, password="pw")
-
-
-def cookie_for(user: object) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
-
-
-async def connect(
-    path: str, cookie: str | None = None, origin: str = f"http://{HOST}"
-) -> tuple[WebsocketCommunicator, bool, object]:
-    headers = [(b"host", HOST.encode()), (b"origin", origin.encode())]
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    comm = WebsocketCommunicator(application, path, headers=headers)
-    accepted, detail = await comm.connect()
-    return comm, accepted, detail
-
-
-async def close_code(comm: WebsocketCommunicator) -> int:
-    """The code the socket is closed with (frames sent before the close are skipped)."""
-    out = await comm.receive_output(timeout=2)
-    while out["type"] == "websocket.send":
-        out = await comm.receive_output(timeout=2)
-    assert out["type"] == "websocket.close"
-    return out["code"]
-
-
-async def frames_until(comm: WebsocketCommunicator, predicate, timeout: float = 3) -> list[str]:
-    """Collect text frames until ``predicate(all_text)`` holds."""
-    got: list[str] = []
-    async with asyncio.timeout(timeout):
-        while not predicate("".join(got)):
-            got.append(await comm.receive_from(timeout=timeout))
-    return got
-
-
-def seqs(text: str) -> list[int]:
-    return [int(s) for s in SEQ.findall(text)]
-
-
-async def quiet(comm: WebsocketCommunicator) -> None:
-    assert await comm.receive_nothing(timeout=0.2)
-
-
-async def drain(comm: WebsocketCommunicator) -> list[str]:
-    """Read what is pending until the socket has been quiet for 0.1 s."""
-    got = []
-    while not await comm.receive_nothing(timeout=0.1):
-        got.append(await comm.receive_from())
-    return got
-
-
-OPEN: list[WebsocketCommunicator] = []
 
 
 @pytest.fixture
 def pair(db):
-    OPEN.clear()
     alice, bob = make_user("alice"), make_user("bob")
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
     return alice, bob, room
-
-
-async def open_room(user: object, room: Room, after: int = 0) -> WebsocketCommunicator:
-    """A socket of ``user`` in ``room``, resumed; presence frames its arrival caused are read."""
-    cookie = await sync_to_async(cookie_for)(user)
-    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
-    assert accepted
-    OPEN.append(comm)
-    for other in OPEN:
-        await drain(other)
-    await comm.send_json_to({"type": "resume", "after": after})
-    return comm
 
 
 async def test_anonymous_is_closed_4401(pair):

@@ -10,7 +10,6 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from django.test.utils import override_settings
 from chatter import messages, rooms
 from chatter.models import Message, Room
 from tests.factories import fill_room
-from tests.test_consumers import connect, cookie_for, drain, frames_until, make_user
+from tests.sockets import OPEN, drain, frames_until, make_user, open_room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
@@ -31,28 +30,11 @@ CID = str(uuid.uuid4())
 NO_LIMITS = {kind: (0, 1) for kind in ("resume", "read", "typing", "ping", "edit", "react")}
 
 
-#: The sockets a test opened (this module's own: other modules keep theirs).
-OPEN: list[Any] = []
-
-
 @pytest.fixture
-def pair(db: Any) -> Iterator[tuple[Any, Any, Room]]:
-    OPEN.clear()
+def pair(db: Any) -> tuple[Any, Any, Room]:
     alice, bob = make_user("alice"), make_user("bob")
     room = Room.objects.get(pk=rooms.create_room([alice, bob]))
-    yield alice, bob, room
-    OPEN.clear()
-
-
-async def open_room(user: Any, room: Room, **resume: int) -> Any:
-    cookie = await sync_to_async(cookie_for)(user)
-    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
-    assert accepted
-    OPEN.append(comm)
-    for other in OPEN:
-        await drain(other)
-    await comm.send_json_to({"type": "resume", **resume})
-    return comm
+    return alice, bob, room
 
 
 def articles(text: str) -> Counter[int]:

@@ -18,15 +18,16 @@ from chatter import groups, live, messages, rooms
 from chatter.consumers import FORBIDDEN
 from chatter.live.members import announce_group, events
 from chatter.models import Message, Room
-from tests.test_consumers import (
-    OPEN,
+from tests.sockets import (
     close_code,
     connect,
     cookie_for,
     drain,
     frames_until,
+    lobby,
     make_user,
     open_room,
+    opened,
     seqs,
 )
 
@@ -39,7 +40,6 @@ MEMBERS = re.compile(r'<p id="chatter-members" class="chatter-members" hx-swap-o
 def trio(db: Any) -> tuple[Any, Any, Any, Room]:
     """alice's group "Trip" with bob and carol, and one message in it."""
     cache.clear()
-    OPEN.clear()
     alice, bob, carol = (make_user(n) for n in ("alice", "bob", "carol"))
     room = Room.objects.get(
         pk=rooms.create_room([alice, bob, carol], name="Trip", created_by=alice)
@@ -65,21 +65,6 @@ def member_list(text: str) -> str:
     found = MEMBERS.findall(text)
     assert found, text
     return found[-1]
-
-
-async def opened(user: Any, room: Room) -> Any:
-    """A socket of ``user`` on the room's page that has the room's first message."""
-    comm = await open_room(user, room)
-    await frames_until(comm, lambda t: "chatter-msg-1" in t)
-    return comm
-
-
-async def lobby(user: Any) -> Any:
-    """A socket of ``user`` on the room list page."""
-    cookie = await sync_to_async(cookie_for)(user)
-    comm, accepted, _ = await connect("/ws/chatter/", cookie)
-    assert accepted
-    return comm
 
 
 async def test_removed_member_is_closed_4403_and_the_others_get_the_line_and_members(trio):

@@ -4,7 +4,6 @@ the report dialog."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from typing import Any
@@ -20,12 +19,20 @@ from django.test.utils import CaptureQueriesContext
 from chatter import groups, messages, protocol, rooms, socket_actions
 from chatter.consumers import FORBIDDEN
 from chatter.models import Membership, Message, Report, Room
-from tests.test_consumers import close_code, connect, cookie_for, drain, frames_until, make_user
+from tests.sockets import (
+    close_code,
+    connect,
+    cookie_for,
+    drain,
+    frames_until,
+    lobby,
+    make_user,
+    no_message_reaches,
+)
+from tests.sockets import opened as open_room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
-#: This module's open sockets (a new one drains the presence frames its arrival caused).
-MINE: list[WebsocketCommunicator] = []
 ERROR = 'id="chatter-composer-error"'
 LINE = re.compile(
     r'<p class="chatter-msg chatter-system" id="chatter-msg-\d+"[^>]*>(.*?) <time', re.S
@@ -37,33 +44,12 @@ MEMBERS = re.compile(r'<p id="chatter-members" class="chatter-members" hx-swap-o
 def trio(db: Any) -> tuple[Any, Any, Any, Room]:
     """alice's group "Trip" with bob and carol, and one message of alice's in it."""
     cache.clear()
-    MINE.clear()
     alice, bob, carol = (make_user(n) for n in ("alice", "bob", "carol"))
     room = Room.objects.get(
         pk=rooms.create_room([alice, bob, carol], name="Trip", created_by=alice)
     )
     messages.send_message(room, alice, "hello all")
     return alice, bob, carol, room
-
-
-async def open_room(user: Any, room: Room) -> WebsocketCommunicator:
-    """A socket of ``user`` on the room's page, with the room's messages read."""
-    cookie = await sync_to_async(cookie_for)(user)
-    comm, accepted, _ = await connect(f"/ws/chatter/{room.pk}/", cookie)
-    assert accepted
-    MINE.append(comm)
-    for other in MINE:
-        await drain(other)
-    await comm.send_json_to({"type": "resume", "after": 0})
-    await frames_until(comm, lambda t: "chatter-msg-1" in t)
-    return comm
-
-
-async def lobby(user: Any) -> WebsocketCommunicator:
-    cookie = await sync_to_async(cookie_for)(user)
-    comm, accepted, _ = await connect("/ws/chatter/", cookie)
-    assert accepted
-    return comm
 
 
 async def refused(comm: WebsocketCommunicator, frame: dict[str, Any]) -> str:
@@ -73,14 +59,6 @@ async def refused(comm: WebsocketCommunicator, frame: dict[str, Any]) -> str:
     got = "".join(await frames_until(comm, lambda t: "data-client-id=" in t))
     assert ERROR in got and 'role="alert"' in got
     return got
-
-
-async def no_message_reaches(comm: WebsocketCommunicator) -> None:
-    """Nothing about a message or the composer reaches ``comm`` for a while (presence and
-    "Seen by" frames may)."""
-    await asyncio.sleep(0.3)
-    got = "".join(await drain(comm))
-    assert 'id="chatter-msg-' not in got and ERROR not in got and "chatter-members" not in got
 
 
 def lines(text: str) -> list[str]:
@@ -111,7 +89,7 @@ async def test_a_rename_frame_renames_and_announces(trio: Any) -> None:
     await drain(a)
     await b.send_json_to({"type": "rename", "name": "Ski <trip>"})
     await drain(b)
-    await no_message_reaches(a)
+    await no_message_reaches(a, also=(ERROR, "chatter-members"))
     assert await sync_to_async(Message.objects.filter(room=room).count)() == 2
     for comm in (a, b, bobs_list):
         await comm.disconnect()
@@ -217,7 +195,7 @@ async def test_a_report_frame_reports_and_tells_only_the_reporter(trio: Any) -> 
         1, "spam", "ads", "hello all"
     )  # fmt: skip
     assert report.reporter_id == bob.pk and report.author_id == alice.pk
-    await no_message_reaches(a)  # the author hears nothing of it
+    await no_message_reaches(a, also=(ERROR, "chatter-members"))  # the author hears nothing of it
     frame = {"type": "report", "seq": 1, "reason": "spam"}
     assert "You have reported this message already." in await refused(b, frame)
     assert "Choose a reason." in await refused(b, {"type": "report", "seq": 1, "reason": "meh"})

@@ -32,15 +32,13 @@ def test_login_page_without_users_says_how_to_make_them(
     assert "No users yet: run make demo" in html and "gone" not in html
 
 
-def test_the_notifications_page_has_the_push_button_when_push_is_on(
+def test_the_preferences_page_has_the_push_button_when_push_is_on(
     alice_client: Any, settings: Any
 ) -> None:
     from tests.test_push import PUBLIC, push_settings
 
-    url = reverse("notifications")
-    off = alice_client.get(url).content.decode()
-    assert "data-chatter-push" not in off
-    assert "make demo writes them to example/vapid_keys.py" in off
+    url = reverse("chatter:preferences")
+    assert "data-chatter-push" not in alice_client.get(url).content.decode()
     settings.CHATTER_PUSH = push_settings()
     html = alice_client.get(url).content.decode()
     assert f'data-key="{PUBLIC}"' in html

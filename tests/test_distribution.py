@@ -26,6 +26,9 @@ PACKAGE_FILES = [
     "chatter/templates/chatter/frames/message.html",
     "chatter/static/chatter/chatter.css",
     "chatter/static/chatter/chatter.js",
+    "chatter/static/chatter/attachments.js",
+    "chatter/static/chatter/attachments.css",
+    "chatter/templates/chatter/_attachments.html",
     "chatter/migrations/0001_initial.py",
     "chatter/locale/de/LC_MESSAGES/django.po",
     "chatter/locale/de/LC_MESSAGES/django.mo",
@@ -61,7 +64,7 @@ venv = Path(sys.prefix).resolve()
 assert Path(chatter.__file__).resolve().is_relative_to(venv), chatter.__file__
 for name in ("chatter/room.html", "chatter/index.html", "chatter/frames/message.html"):
     assert Path(get_template(name).origin.name).resolve().is_relative_to(venv), name
-for name in ("chatter/chatter.css", "chatter/chatter.js"):
+for name in ("chatter/chatter.css", "chatter/chatter.js", "chatter/attachments.js"):
     found = finders.find(name)
     assert found and Path(found).resolve().is_relative_to(venv), (name, found)
 assert finders.find("django_htmx/ext/hx-ws-2.min.js"), "django-htmx's ws extension"

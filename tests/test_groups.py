@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chatter import groups, messages, rooms
+from chatter import groups, messages, rooms, timeline
 from chatter.groups import GroupRefused
 from chatter.models import Membership, Message, Room
 from chatter.templatetags.chatter import chatter_system_line
@@ -107,7 +107,7 @@ def test_each_change_is_a_system_line_with_the_rooms_next_number(
     # They count and resume like messages: a message after them is number 7.
     message, _ = messages.send_message(group, dave, "who is left?")
     assert message.seq == 7
-    assert [m.seq for m in messages.messages_after(group, 2)] == [3, 4, 5, 6, 7]
+    assert [m.seq for m in timeline.messages_after(group, 2)] == [3, 4, 5, 6, 7]
     # The room's change counter is left alone: nothing a page shows changed.
     assert group.last_change == 0
     assert added.data == {"action": "added", "users": [[dave.pk, "dave"]]}

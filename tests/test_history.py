@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from chatter import messages, rooms
+from chatter import messages, rooms, timeline
 from chatter.models import Room
 from tests.factories import fill_room, make_users
 
@@ -29,11 +29,11 @@ def new_room(users: list[Any], size: int) -> Room:
 
 def walk(room: Room, limit: int | None = None) -> tuple[list[int], int]:
     """All sequence numbers reached by "load older" from the newest page, and the page count."""
-    page = messages.history(room, limit=limit)
+    page = timeline.history(room, limit=limit)
     seqs = [m.seq for m in page.messages]
     pages = 1
     while page.before is not None:
-        page = messages.history(room, before=page.before, limit=limit)
+        page = timeline.history(room, before=page.before, limit=limit)
         seqs = [m.seq for m in page.messages] + seqs
         pages += 1
         assert pages < 10_000
@@ -41,7 +41,7 @@ def walk(room: Room, limit: int | None = None) -> tuple[list[int], int]:
 
 
 def test_empty_room(users: list[Any]) -> None:
-    page = messages.history(new_room(users, 0))
+    page = timeline.history(new_room(users, 0))
     assert page.messages == []
     assert page.has_more is False
     assert page.before is None
@@ -49,7 +49,7 @@ def test_empty_room(users: list[Any]) -> None:
 
 def test_newest_page(users: list[Any]) -> None:
     room = new_room(users, 120)
-    page = messages.history(room)  # CHATTER_PAGE_SIZE defaults to 50
+    page = timeline.history(room)  # CHATTER_PAGE_SIZE defaults to 50
     assert [m.seq for m in page.messages] == list(range(71, 121))
     assert page.has_more is True
     assert page.before == 71
@@ -57,7 +57,7 @@ def test_newest_page(users: list[Any]) -> None:
 
 def test_exactly_one_page_has_no_more(users: list[Any]) -> None:
     room = new_room(users, 50)
-    page = messages.history(room)
+    page = timeline.history(room)
     assert len(page.messages) == 50
     assert page.has_more is False
     assert page.before is None
@@ -75,15 +75,15 @@ def test_walking_1000_messages_yields_each_once_in_order(users: list[Any], limit
 @override_settings(CHATTER_PAGE_SIZE=30)
 def test_page_size_setting(users: list[Any]) -> None:
     room = new_room(users, 100)
-    assert len(messages.history(room).messages) == 30
+    assert len(timeline.history(room).messages) == 30
     assert walk(room)[0] == list(range(1, 101))
 
 
 def test_new_messages_do_not_disturb_a_walk(users: list[Any]) -> None:
     room = new_room(users, 100)
-    page = messages.history(room, limit=40)
+    page = timeline.history(room, limit=40)
     messages.send_message(room, users[1], "arrives while reading")
-    older = messages.history(room, before=page.before, limit=40)
+    older = timeline.history(room, before=page.before, limit=40)
     assert [m.seq for m in older.messages] == list(range(21, 61))
 
 
@@ -94,7 +94,7 @@ def test_history_query_count_does_not_grow_with_room_size(users: list[Any]) -> N
     counts = []
     for room, before in [(small, None), (big, None), (small, 5), (big, 500)]:
         with CaptureQueriesContext(connection) as ctx:
-            page = messages.history(room, before=before)
+            page = timeline.history(room, before=before)
             [(m.sender.username, m.text) for m in page.messages]  # sender is preloaded
         counts.append(len(ctx.captured_queries))
     assert counts == [counts[0]] * 4
@@ -105,21 +105,21 @@ def test_history_is_per_room(users: list[Any]) -> None:
     one = new_room(users, 5)
     other = Room.objects.get(pk=rooms.create_room(users[:1]))
     fill_room(other, 3)
-    assert [m.room_id for m in messages.history(one).messages] == [one.pk] * 5
-    assert [m.seq for m in messages.history(other).messages] == [1, 2, 3]
+    assert [m.room_id for m in timeline.history(one).messages] == [one.pk] * 5
+    assert [m.seq for m in timeline.history(other).messages] == [1, 2, 3]
 
 
 def test_messages_after(users: list[Any]) -> None:
     room = new_room(users, 20)
-    assert [m.seq for m in messages.messages_after(room, 15)] == [16, 17, 18, 19, 20]
-    assert messages.messages_after(room, 20) == []
-    assert [m.seq for m in messages.messages_after(room, 0, limit=3)] == [1, 2, 3]
+    assert [m.seq for m in timeline.messages_after(room, 15)] == [16, 17, 18, 19, 20]
+    assert timeline.messages_after(room, 20) == []
+    assert [m.seq for m in timeline.messages_after(room, 0, limit=3)] == [1, 2, 3]
     message, _ = messages.send_message(room, users[1], "new")
-    assert messages.messages_after(room, 20) == [message]
+    assert timeline.messages_after(room, 20) == [message]
 
 
 def test_messages_after_takes_one_query(users: list[Any]) -> None:
     room = new_room(users, 30)
     with CaptureQueriesContext(connection) as ctx:
-        [m.sender.username for m in messages.messages_after(room, 10)]  # never changed
+        [m.sender.username for m in timeline.messages_after(room, 10)]  # never changed
     assert len(ctx.captured_queries) == 1

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from chatter import rooms
 from chatter.models import Mention, Message, Room
-from tests.test_consumers import OPEN, connect, cookie_for, frames_until, make_user, open_room
+from tests.sockets import OPEN, connect, cookie_for, frames_until, make_user, open_room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 

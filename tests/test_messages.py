@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from chatter import messages, rooms
+from chatter import messages, rooms, timeline
 from chatter.models import Message, Reaction, Revision, Room
 from chatter.templatetags.chatter import chatter_preview
 from tests.factories import fill_room, make_user
@@ -215,7 +215,7 @@ def test_a_reply_quotes_a_message_of_the_same_room(chat: Any, carol: Any) -> Non
     first, _ = messages.send_message(room, alice, "question?")
     answer, _ = messages.send_message(room, bob, "answer", reply_to=first.seq)
     assert answer.reply_to == first
-    assert messages.history(room).messages[-1].reply_to.text == "question?"
+    assert timeline.history(room).messages[-1].reply_to.text == "question?"
     other = Room.objects.get(pk=rooms.create_room([alice, carol]))
     refused("not_found", room, messages.send_message, room, bob, "to nowhere", None, 99)
     messages.send_message(other, alice, "other room")
@@ -228,23 +228,23 @@ def test_a_reply_quotes_a_message_of_the_same_room(chat: Any, carol: Any) -> Non
 def test_around_and_after_walk_each_message_once(chat: Any) -> None:
     alice, _, _, room = chat
     fill_room(room, 230, sender=alice)
-    window = messages.around(room, 100, limit=50)
+    window = timeline.around(room, 100, limit=50)
     assert [m.seq for m in window.messages] == list(range(75, 125))
     assert window.has_older and window.has_newer
     assert window.before == 75 and window.after == 124
     seen = [m.seq for m in window.messages]
     after = window.after
     while after is not None:
-        page = messages.history_after(room, after, limit=50)
+        page = timeline.history_after(room, after, limit=50)
         seen += [m.seq for m in page.messages]
         after = page.after
     before = window.before
     while before is not None:
-        older = messages.history(room, before=before, limit=50)
+        older = timeline.history(room, before=before, limit=50)
         seen = [m.seq for m in older.messages] + seen
         before = older.before
     assert seen == list(range(1, 231))
-    edge = messages.around(room, 1, limit=50)
+    edge = timeline.around(room, 1, limit=50)
     assert edge.messages[0].seq == 1 and not edge.has_older
 
 
@@ -254,14 +254,14 @@ def test_changed_after_gives_each_message_once_in_its_current_state(chat: Any) -
     for seq in (3, 5, 3, 7, 3):
         messages.toggle_reaction(room, bob, seq, THUMBS)
     messages.edit_message(room, alice, 5, "five, edited")
-    changed = messages.changed_after(room, 0)
+    changed = timeline.changed_after(room, 0)
     assert [(m.seq, m.change) for m in changed] == [(7, 4), (3, 5), (5, 6)]
     assert [g.count for g in changed[1].reaction_groups] == [1]  # 3 toggled three times
-    assert [m.seq for m in messages.changed_after(room, 4)] == [3, 5]
-    assert [m.seq for m in messages.changed_after(room, 0, upto=5)] == [7, 3]
-    assert [m.seq for m in messages.changed_after(room, 0, since_seq=4)] == [7, 5]
-    assert [m.seq for m in messages.changed_after(room, 0, until_seq=5)] == [3, 5]
-    assert messages.last_numbers(room) == (10, 6)
+    assert [m.seq for m in timeline.changed_after(room, 4)] == [3, 5]
+    assert [m.seq for m in timeline.changed_after(room, 0, upto=5)] == [7, 3]
+    assert [m.seq for m in timeline.changed_after(room, 0, since_seq=4)] == [7, 5]
+    assert [m.seq for m in timeline.changed_after(room, 0, until_seq=5)] == [3, 5]
+    assert timeline.last_numbers(room) == (10, 6)
 
 
 def test_queries_per_action(chat: Any, capsys: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from chatter import messages, rooms
+from chatter import messages, rooms, timeline
 from chatter.models import Membership, Message, Room
 from tests.factories import make_users
 
@@ -80,7 +80,7 @@ def test_deleting_a_user_keeps_their_messages(setup: tuple[Room, Any, Any]) -> N
     bob.delete()
     message.refresh_from_db()
     assert message.sender is None
-    assert messages.history(room).messages == [message]
+    assert timeline.history(room).messages == [message]
     assert list(Membership.objects.filter(room=room).values_list("user", flat=True)) == [alice.pk]
 
 

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chatter import messages, moderation, rooms
+from chatter import messages, moderation, rooms, timeline
 from chatter.models import Block, Membership, Message, Report, Room
 from tests.factories import crowd, make_user
 
@@ -100,7 +100,7 @@ def test_the_blocked_cannot_send_in_their_room_of_two(alice: Any, bob: Any) -> N
     assert str(refused.value) == "You cannot message this person."
     pair.refresh_from_db()
     assert pair.last_seq == 1  # nothing stored, no number taken
-    assert [m.text for m in messages.history(pair).messages] == ["before"]  # still readable
+    assert [m.text for m in timeline.history(pair).messages] == ["before"]  # still readable
     # The blocker may still write.
     message, created = messages.send_message(pair, alice, "from the blocker")
     assert created and message.seq == 2

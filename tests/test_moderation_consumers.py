@@ -3,7 +3,6 @@ sockets closed live."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -14,12 +13,12 @@ from django.core.cache import cache
 from chatter import messages, moderation, rooms
 from chatter.consumers import FORBIDDEN, NOT_LOGGED_IN
 from chatter.models import Message, Room
-from tests.test_consumers import (
-    OPEN,
+from tests.sockets import (
     close_code,
     drain,
     frames_until,
     make_user,
+    no_message_reaches,
     open_room,
 )
 
@@ -28,19 +27,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 def people(db: Any) -> dict[str, Any]:
-    OPEN.clear()
     cache.clear()
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
     pair = Room.objects.get(pk=rooms.create_room([alice, bob]))
     group = Room.objects.get(pk=rooms.create_room([alice, bob, carol], name="Team"))
     return {"alice": alice, "bob": bob, "carol": carol, "pair": pair, "group": group}
-
-
-async def no_message_reaches(comm: Any) -> None:
-    """Nothing about a message (new or changed) reaches ``comm`` for a while (presence and
-    "Seen by" frames may)."""
-    await asyncio.sleep(0.3)
-    assert not any('id="chatter-msg-' in frame for frame in await drain(comm))
 
 
 def send(text: str) -> dict[str, Any]:

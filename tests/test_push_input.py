@@ -89,7 +89,7 @@ def test_keys_without_pywebpush_is_e040(settings: Any, monkeypatch: Any) -> None
     monkeypatch.setattr(push_input, "available", lambda: False)
     settings.CHATTER_PUSH = push_settings()
     [message] = checks_push.check_push()
-    assert message.id == "chatter.E040"
+    assert message.id == "chatter.E060"
     assert "[push]" in message.hint
     assert push_input.enabled() is False
 
@@ -97,19 +97,19 @@ def test_keys_without_pywebpush_is_e040(settings: Any, monkeypatch: Any) -> None
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"VAPID_PRIVATE_KEY": "not a key"}, ["chatter.E041"]),
-        ({"VAPID_PUBLIC_KEY": ""}, ["chatter.E041"]),
-        ({"VAPID_PUBLIC_KEY": "B" + "A" * 86}, ["chatter.E041"]),
-        ({"VAPID_PUBLIC_KEY": push_input.generate()[0]}, ["chatter.E042"]),
-        ({"VAPID_SUBJECT": "ops@example.com"}, ["chatter.E043"]),
-        ({"VAPID_SUBJECT": ""}, ["chatter.E043"]),
-        ({"TIMEOUT": 0}, ["chatter.E044"]),
-        ({"TTL": "1d"}, ["chatter.E044"]),
-        ({"QUEUE_SIZE": True}, ["chatter.E044"]),
-        ({"BACKEND": "nowhere.at_all"}, ["chatter.E044"]),
-        ({"BACKEND": "chatter.push.OPTIONS"}, ["chatter.E044"]),
-        ({"INSECURE_HOSTS": "localhost"}, ["chatter.E044"]),
-        ({"VAPID_KEY": PUBLIC}, ["chatter.E044"]),
+        ({"VAPID_PRIVATE_KEY": "not a key"}, ["chatter.E061"]),
+        ({"VAPID_PUBLIC_KEY": ""}, ["chatter.E061"]),
+        ({"VAPID_PUBLIC_KEY": "B" + "A" * 86}, ["chatter.E061"]),
+        ({"VAPID_PUBLIC_KEY": push_input.generate()[0]}, ["chatter.E062"]),
+        ({"VAPID_SUBJECT": "ops@example.com"}, ["chatter.E063"]),
+        ({"VAPID_SUBJECT": ""}, ["chatter.E063"]),
+        ({"TIMEOUT": 0}, ["chatter.E064"]),
+        ({"TTL": "1d"}, ["chatter.E064"]),
+        ({"QUEUE_SIZE": True}, ["chatter.E064"]),
+        ({"BACKEND": "nowhere.at_all"}, ["chatter.E064"]),
+        ({"BACKEND": "chatter.push.OPTIONS"}, ["chatter.E064"]),
+        ({"INSECURE_HOSTS": "localhost"}, ["chatter.E064"]),
+        ({"VAPID_KEY": PUBLIC}, ["chatter.E064"]),
     ],
 )
 def test_bad_push_settings(settings: Any, change: dict[str, Any], expected: list[str]) -> None:

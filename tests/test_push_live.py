@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from chatter import push, rooms
 from chatter.models import Membership, Room
 from tests.push_endpoint import PushEndpoint
-from tests.test_consumers import OPEN, frames_until, make_user, open_room
+from tests.sockets import OPEN, frames_until, make_user, open_room
 from tests.test_push import push_settings, subscribe
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]

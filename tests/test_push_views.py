@@ -236,7 +236,7 @@ def test_subscribing_needs_the_csrf_token(push_on: None, alice: Any) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     assert post(client, SUBSCRIBE, CHROME).status_code == 403
-    client.get(reverse("notifications"))  # the page with the button sets the token
+    client.get(reverse("chatter:preferences"))  # the page with the button sets the token
     token = client.cookies["csrftoken"].value
     response = client.post(
         SUBSCRIBE, json.dumps(CHROME), content_type="application/json", HTTP_X_CSRFTOKEN=token

@@ -111,3 +111,22 @@ def get_room(room_id: str) -> Room:
         return Room.objects.get(pk=room_uuid)
     except Room.DoesNotExist:
         raise CommandError(f"No room has the id {room_uuid}.") from None
+
+
+def tenant_schemas() -> list[str]:
+    """The schemas of every tenant with Chatter's tables (not the public one), by name."""
+    from django_tenants.utils import get_tenant_model, schema_context
+
+    with schema_context(tenancy.get_public_schema_name()):
+        names = list(
+            get_tenant_model()
+            .objects.exclude(schema_name=tenancy.get_public_schema_name())
+            .order_by("schema_name")
+            .values_list("schema_name", flat=True)
+        )
+    found = []
+    for name in names:
+        with tenancy.schema(name):
+            if _has_chatter_tables():
+                found.append(name)
+    return found

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chatter", "0005_membership_muted"),
+        ("chatter", "0008_attachments"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

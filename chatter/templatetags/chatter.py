@@ -12,7 +12,7 @@ from django.middleware.csrf import get_token
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from chatter import avatars, formatting, mention_text, moderation, rooms
 from chatter.models import Room
@@ -72,6 +72,12 @@ def chatter_preview(message: Any) -> str:
         return gettext("Message deleted")
     if message.kind == "system":
         return chatter_system_line(message)
+    files = getattr(message, "files", 0)
+    if files and not message.text:
+        # A message of files only (chatter.attachments): say how many.
+        return "\N{PAPERCLIP} " + ngettext("%(count)d file", "%(count)d files", files) % {
+            "count": files
+        }
     return Truncator(chatter_text(message)).chars(80)
 
 

@@ -18,6 +18,8 @@ def ensure_users(people: list[tuple[str, str, str]]) -> list[Any]:
             username=username, defaults={"first_name": first, "last_name": last}
         )
         user.set_password(PASSWORD)
+        if not user.email:  # e-mail digests (manage.py chatter_notify) need an address
+            user.email = f"{username}@example.com"
         user.save()
         users.append(user)
     return users

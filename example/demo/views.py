@@ -45,9 +45,3 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
         user_model._default_manager, **{user_model.USERNAME_FIELD: username}
     )
     return render(request, "demo/profile.html", {"profile_user": profile_user})
-
-
-@login_required
-def notifications(request: HttpRequest) -> HttpResponse:
-    """The user's notification settings: push on this device (chatter/_push_preferences.html)."""
-    return render(request, "demo/notifications.html")

@@ -914,7 +914,10 @@
     keepActive();
     normalise();
     tidyRooms();
-    toBottom();
+    // A page opened at a message (?around=N: a search result, a quote) stays there
+    // (search.js shows it); others open at the newest message.
+    if (/[?&]around=/.test(window.location.search)) wasAtBottom = false;
+    else toBottom();
     var s = scroller();
     if (s) {
       s.addEventListener("scroll", function () {
