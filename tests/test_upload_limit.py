@@ -211,3 +211,35 @@ async def test_a_content_length_that_is_no_number_is_counted_instead(value: byte
     request["headers"].append((b"content-length", value))
     inner, client = await run(request, [b"e" * (ALLOWED + 1)])
     assert client.statuses == [413] and inner.aborted and inner.body == b""
+
+
+@override_settings(CHATTER_MAX_UPLOAD_BYTES=LIMIT)
+async def test_after_the_body_and_after_a_refusal_receive_says_what_a_server_would() -> None:
+    class Listener(Inner):
+        """Reads the body, then listens for the disconnect as Django's handler does."""
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await super().__call__(scope, receive, send)
+            self.after = await receive()
+
+    for chunks, status in (([b"f" * 10], 200), ([b"f" * (ALLOWED + 1)], 413)):
+        inner, client = Listener(), Client(chunks)
+        await UploadLimitMiddleware(inner)(scope(upload_path()), client.receive, client.send)
+        assert inner.after == {"type": "http.disconnect"}
+        assert client.statuses == [status]
+        # Within the limit the server was asked (it said the client left); after a
+        # refusal it was not: the middleware answered for it.
+        assert client.taken == sum(map(len, chunks))
+
+
+@override_settings(CHATTER_MAX_UPLOAD_BYTES=LIMIT)
+async def test_djangos_own_handler_gives_up_on_the_disconnect_and_answers_nothing() -> None:
+    from django.core.asgi import get_asgi_application
+
+    chunks = [b"g" * 50_000] * 10  # no Content-Length: counted
+    client = Client(chunks)
+    app = UploadLimitMiddleware(get_asgi_application())
+    await app(scope(upload_path()), client.receive, client.send)
+    assert client.statuses == [413]
+    assert "too large" in client.text
+    assert client.taken <= ALLOWED + 50_000 < sum(map(len, chunks))
