@@ -16,9 +16,9 @@ from typing import Any
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.utils import translation
-from django.utils.html import escape
 from django.utils.translation import gettext
 
 from chatter import conf, language
@@ -84,12 +84,14 @@ def _declared_length(scope: MutableMapping[str, Any]) -> int | None:
 
 
 async def refuse(scope: MutableMapping[str, Any], send: Send) -> None:
-    """Answer 413 with a short sentence in the sender's language, and close."""
-    with translation.override(language.of_scope(scope)):
-        text = gettext("These files are too large: at most %(size)s together.") % {
-            "size": filesizeformat(conf.get("CHATTER_MAX_UPLOAD_BYTES"))
-        }
-    body = f"<!doctype html><title>413</title><p>{escape(text)}</p>\n".encode()
+    """Answer 413 and close: a short page in the sender's language whose sentence is the
+    composer's own refusal (``#chatter-composer-error``), so the page's script shows it
+    under the composer as it shows the view's."""
+    code = language.of_scope(scope)
+    with translation.override(code):
+        body = render_to_string(
+            "chatter/upload_refused.html", {"error": too_large_text(), "language": code}
+        ).encode()
     await send(
         {
             "type": "http.response.start",
@@ -102,6 +104,13 @@ async def refuse(scope: MutableMapping[str, Any], send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def too_large_text() -> str:
+    """The sentence of :func:`chatter.uploads.too_large` (one string to translate)."""
+    return gettext("These files are too large: at most %(size)s together.") % {
+        "size": filesizeformat(conf.get("CHATTER_MAX_UPLOAD_BYTES"))
+    }
 
 
 class _Guard:

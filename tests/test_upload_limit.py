@@ -129,6 +129,9 @@ async def test_the_refusal_says_what_the_view_says_in_the_senders_language(monke
     _, client = await run(request, [])
     assert asked == [request]  # LocaleMiddleware's choice for this request
     assert escape(str(uploads.too_large())) in client.text  # one sentence to translate
+    # The composer's own refusal line: the page's script shows it under the composer.
+    assert 'id="chatter-composer-error"' in client.text and "hx-swap-oob" in client.text
+    assert '<html lang="en">' in client.text
 
 
 @override_settings(CHATTER_MAX_UPLOAD_BYTES=LIMIT)
