@@ -18,7 +18,7 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
   W021 Chatter's pages on the public schema, W022 django.contrib.staticfiles missing, W023
   DEBUG and no static files served by the ASGI application, W024 no STATIC_ROOT in
-  production.
+  production, W026 the upload view served without UploadLimitMiddleware.
 
 Hints that show settings code take it from the ``*_SNIPPET`` constants below: complete
 statements that tests/test_snippets.py appends to a fresh project's settings and checks."""

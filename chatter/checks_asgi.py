@@ -4,7 +4,7 @@ Ids: E017 ASGI_APPLICATION cannot be imported, E018 Chatter's websocket paths do
 its consumer, W019 no origin check on them, E020 django-tenants without Chatter's tenant
 middleware on them, W021 Chatter's pages on django-tenants' public schema, W022
 django.contrib.staticfiles missing, W023 DEBUG and an ASGI application that serves no
-static files, W024 DEBUG off and no STATIC_ROOT to collect them into, W025 Chatter's
+static files, W024 DEBUG off and no STATIC_ROOT to collect them into, W026 Chatter's
 upload view served without UploadLimitMiddleware.
 
 The application is read, not called (:mod:`chatter.asgi_routes`). A layer these checks do
@@ -309,7 +309,7 @@ def check_upload_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             ),
             hint=_("Wrap Django's ASGI application as the quickstart's asgi.py does: %(code)s")
             % {"code": UPLOAD_LIMIT_SNIPPET},
-            id="chatter.W025",
+            id="chatter.W026",
         )
     ]
 

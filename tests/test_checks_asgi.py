@@ -412,13 +412,13 @@ def test_a_subclass_of_chatter_s_consumer_on_its_paths(serve: Callable[[Any], li
     assert serve(router(SameHostOriginValidator(ChatterMTMiddlewareStack(routes)))) == []
 
 
-# -- W025: the upload view without UploadLimitMiddleware -------------------------------
+# -- W026: the upload view without UploadLimitMiddleware -------------------------------
 
 
 def test_the_upload_view_without_the_upload_limit(serve: Callable[[Any], list[str]]) -> None:
     routes = SameHostOriginValidator(ChatterMTMiddlewareStack(chatter_routes()))
     bare = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(DJANGO), "websocket": routes})
-    one(serve(bare), "chatter.W025")
+    one(serve(bare), "chatter.W026")
     with override_settings(ASGI_APPLICATION=f"{__name__}.APPLICATION"):  # still ``bare``
         [message] = checks_asgi.check_upload_limit()
     assert checks_asgi.UPLOAD_LIMIT_SNIPPET in str(message.hint)
@@ -435,7 +435,7 @@ def test_the_upload_limit_check_says_nothing_it_cannot_know(
     routes = SameHostOriginValidator(ChatterMTMiddlewareStack(chatter_routes()))
     # Another package's layer may hold the limit itself; no HTTP side at all serves no upload.
     assert serve(ProtocolTypeRouter({"http": Unknown(DJANGO), "websocket": routes})) == []
-    assert "chatter.W025" not in serve(ProtocolTypeRouter({"websocket": routes}))
+    assert "chatter.W026" not in serve(ProtocolTypeRouter({"websocket": routes}))
     with override_settings(ROOT_URLCONF=__name__):  # a project without Chatter's URLs
         assert checks_asgi.check_upload_limit() == []
 
