@@ -22,11 +22,18 @@ from django.core.handlers.asgi import ASGIHandler
 from django.urls import URLPattern
 
 from chatter.origin import SameHostOriginValidator
+from chatter.upload_limit import UploadLimitMiddleware
 from chatter.utils import MTAuthMiddleware, MTSchemaMiddleware
 
 # Layers known to pass requests on to their inner application, adding to the scope, by
 # exact type: a subclass of one of them may answer or refuse requests on its own.
-PASS_THROUGH: tuple[type, ...] = (CookieMiddleware, SessionMiddleware, AuthMiddleware)
+# (UploadLimitMiddleware answers only an upload over the limit: the route is the same.)
+PASS_THROUGH: tuple[type, ...] = (
+    CookieMiddleware,
+    SessionMiddleware,
+    AuthMiddleware,
+    UploadLimitMiddleware,
+)
 # Layers whose job the checks look for (an origin check, the tenant, static files): known
 # as what they are, subclasses included.
 ROLES: tuple[type, ...] = (

@@ -31,10 +31,8 @@ from django.views.decorators.http import require_GET, require_POST
 from chatter import attachments, conf, live, messages
 from chatter.inputs import has_unstorable_text
 from chatter.models import INLINE_IMAGE_TYPES, Attachment, Room
+from chatter.upload_limit import FORM_ALLOWANCE
 from chatter.views import _refused, _reply_to, _requester, _room_or_404
-
-#: Bytes a message's form may add to its files (text, ids, multipart boundaries).
-FORM_ALLOWANCE = 256 * 1024
 
 #: The HTTP status of each refusal code (others: 400).
 STATUS = {"too_large": 413, "too_many": 413, "quota": 413, "blocked": 403, "rate_limited": 429}

@@ -18,7 +18,7 @@ Ids (every one is listed, with what it catches, in docs/settings.rst):
   origin check on them, E020 django-tenants without Chatter's tenant middleware on them,
   W021 Chatter's pages on the public schema, W022 django.contrib.staticfiles missing, W023
   DEBUG and no static files served by the ASGI application, W024 no STATIC_ROOT in
-  production;
+  production, W026 the upload view served without UploadLimitMiddleware;
 * in :mod:`chatter.checks_push` (``CHATTER_PUSH``, Web Push): E060 pywebpush missing, E061
   a malformed VAPID key, E062 keys that are not a pair, E063 a subject that is not mailto:
   or https:, E064 an entry of the wrong type.

@@ -4,7 +4,8 @@ Ids: E017 ASGI_APPLICATION cannot be imported, E018 Chatter's websocket paths do
 its consumer, W019 no origin check on them, E020 django-tenants without Chatter's tenant
 middleware on them, W021 Chatter's pages on django-tenants' public schema, W022
 django.contrib.staticfiles missing, W023 DEBUG and an ASGI application that serves no
-static files, W024 DEBUG off and no STATIC_ROOT to collect them into.
+static files, W024 DEBUG off and no STATIC_ROOT to collect them into, W026 Chatter's
+upload view served without UploadLimitMiddleware.
 
 The application is read, not called (:mod:`chatter.asgi_routes`). A layer these checks do
 not know may guard, route or serve on its own, so through one they report nothing: each
@@ -31,6 +32,7 @@ from django.utils.translation import gettext_noop
 from chatter import tenancy
 from chatter.asgi_routes import Route, follow
 from chatter.origin import SameHostOriginValidator
+from chatter.upload_limit import UploadLimitMiddleware
 from chatter.utils import MTAuthMiddleware, MTSchemaMiddleware
 
 # The paths Chatter's pages open sockets on (templates: ws-connect="/ws/chatter/...").
@@ -45,7 +47,8 @@ WEBSOCKET_SNIPPET = (
 STATIC_HANDLER_SNIPPET = (
     "if settings.DEBUG:\n    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)"
 )
-ASGI_SNIPPETS = [WEBSOCKET_SNIPPET, STATIC_HANDLER_SNIPPET]
+UPLOAD_LIMIT_SNIPPET = '"http": UploadLimitMiddleware(django_asgi_app)'
+ASGI_SNIPPETS = [WEBSOCKET_SNIPPET, STATIC_HANDLER_SNIPPET, UPLOAD_LIMIT_SNIPPET]
 STATIC_ROOT_SNIPPET = 'STATIC_ROOT = BASE_DIR / "staticfiles"'
 SETTINGS_SNIPPETS = [STATIC_ROOT_SNIPPET]
 PUBLIC_URLCONF_SNIPPET = 'PUBLIC_SCHEMA_URLCONF = "mysite.urls_public"'
@@ -278,6 +281,37 @@ def check_static_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             )
         ]
     return []
+
+
+@register()
+def check_upload_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Chatter's upload view is reached through UploadLimitMiddleware (HTTP side)."""
+    app, _error = application()
+    if app is None:
+        return []
+    try:
+        path = reverse("chatter:upload", args=[uuid.UUID(int=0)])
+    except NoReverseMatch:
+        return []  # Chatter's URLs are not in ROOT_URLCONF: nothing to upload to
+    route = follow(app, "http", path)
+    from django.core.handlers.asgi import ASGIHandler
+
+    if route.has(UploadLimitMiddleware) or not route.certain:
+        return []
+    if not isinstance(route.end, ASGIHandler):
+        return []
+    return [
+        Warning(
+            _(
+                "ASGI_APPLICATION serves Chatter's upload view without UploadLimitMiddleware: "
+                "Django stores the whole body of an upload before CHATTER_MAX_UPLOAD_BYTES "
+                "is checked."
+            ),
+            hint=_("Wrap Django's ASGI application as the quickstart's asgi.py does: %(code)s")
+            % {"code": UPLOAD_LIMIT_SNIPPET},
+            id="chatter.W026",
+        )
+    ]
 
 
 def _app_serves_static() -> bool | None:

@@ -9,7 +9,7 @@ the migration adds it on PostgreSQL only, and :mod:`chatter.search` names it in 
 Its configuration is ``CHATTER_SEARCH_CONFIG`` *when the column was made*. A query of
 another configuration finds other lexemes (``english`` stems "running" to "run",
 ``simple`` does not), so the search always uses the column's own configuration, and the
-system check ``chatter.W030`` says when the setting differs; ``manage.py
+system check ``chatter.W031`` says when the setting differs; ``manage.py
 chatter_search_reindex`` then rebuilds the column and its index with the setting.
 """
 

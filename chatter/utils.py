@@ -5,6 +5,8 @@
 * :func:`ChatterMTMiddlewareStack` = cookies + sessions + both of the above.
 * :func:`create_room` (from :mod:`chatter.rooms`) and :class:`SameHostOriginValidator`
   (from :mod:`chatter.origin`).
+* :class:`UploadLimitMiddleware` (from :mod:`chatter.upload_limit`) holds the upload
+  limit on the HTTP side while the body arrives.
 
 Every database touch here is one sync function run through ``tenancy.in_schema``
 wholly inside ``schema_context``: the connection is shared by all sockets of a process,
@@ -39,6 +41,7 @@ from chatter.origin import (
 from chatter.rooms import create_room
 from chatter.tenancy import Tenant
 from chatter.types import AnyUser, User
+from chatter.upload_limit import UploadLimitMiddleware
 
 __all__ = [
     "CLOSE_UNKNOWN_HOST",
@@ -46,6 +49,7 @@ __all__ = [
     "MTAuthMiddleware",
     "MTSchemaMiddleware",
     "SameHostOriginValidator",
+    "UploadLimitMiddleware",
     "create_room",
 ]
 

@@ -4,6 +4,8 @@ One module for both settings: ``DJANGO_SETTINGS_MODULE=settings`` (one site) or
 ``settings_tenants`` (django-tenants). ``SameHostOriginValidator`` refuses sockets opened
 from a page of another host (another tenant's subdomain included);
 ``ChatterMTMiddlewareStack`` puts the tenant (if any) and its logged-in user in the scope.
+``UploadLimitMiddleware`` refuses an upload over ``CHATTER_MAX_UPLOAD_BYTES`` while its
+body arrives, before Django has spooled it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 import chatter.routing  # noqa: E402
-from chatter.utils import ChatterMTMiddlewareStack, SameHostOriginValidator  # noqa: E402
+from chatter.utils import (  # noqa: E402
+    ChatterMTMiddlewareStack,
+    SameHostOriginValidator,
+    UploadLimitMiddleware,
+)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": UploadLimitMiddleware(django_asgi_app),
         "websocket": SameHostOriginValidator(
             ChatterMTMiddlewareStack(URLRouter(chatter.routing.websocket_urlpatterns))
         ),

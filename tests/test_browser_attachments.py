@@ -232,3 +232,26 @@ def test_the_attach_button_works_by_keyboard(site, pages, tmp_path):
     alice.keyboard.press("Enter")
     card = alice.locator("#chatter-messages .chatter-file-card").filter(has_text="keys.txt")
     expect(card).to_have_count(1, timeout=60_000)
+
+
+def test_a_file_over_the_limit_is_refused_at_the_door_and_said(site, pages, tmp_path):
+    """The demo's asgi.py has UploadLimitMiddleware: its 413 is said under the composer
+    like the view's refusals, the file stays chosen, and nothing is stored."""
+    room = site["rooms"]["alice-bob"]
+    alice = pages("alice")
+    open_room(alice, room)
+    before = stored(site["media"])
+    big = tmp_path / "holiday.txt"
+    big.write_bytes(b"a long, long text\n" * (11 * 1024 * 1024 // 18))  # 11 MB > 10 MB
+
+    alice.locator("#chatter-files").set_input_files([str(big)])
+    chips = alice.locator("#chatter-attach-chips .chatter-attach-chip")
+    expect(chips).to_have_count(1)
+    alice.locator("#chatter-composer button[type=submit]").click()
+    error = alice.locator("#chatter-composer-error")
+    expect(error).to_contain_text("too large", timeout=60_000)
+    expect(error).to_contain_text("10.0\xa0MB")
+    expect(chips).to_have_count(1)  # kept, to remove
+    assert stored(site["media"]) == before
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    alice.locator("#chatter-composer").screenshot(path=str(SCREENSHOTS / "upload-too-large.png"))

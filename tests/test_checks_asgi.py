@@ -27,6 +27,7 @@ import chatter.routing
 from chatter import checks_asgi, tenancy
 from chatter.asgi_routes import follow
 from chatter.consumers import ChatConsumer
+from chatter.upload_limit import UploadLimitMiddleware
 from chatter.utils import (
     ChatterMTMiddlewareStack,
     MTAuthMiddleware,
@@ -44,9 +45,9 @@ def chatter_routes() -> URLRouter:
 
 
 def router(websocket: Any, http: Any = None) -> ProtocolTypeRouter:
-    return ProtocolTypeRouter(
-        {"http": http or ASGIStaticFilesHandler(DJANGO), "websocket": websocket}
-    )
+    """The quickstart's router; its HTTP side (``http``) behind UploadLimitMiddleware."""
+    http = UploadLimitMiddleware(http or ASGIStaticFilesHandler(DJANGO))
+    return ProtocolTypeRouter({"http": http, "websocket": websocket})
 
 
 class OtherConsumer(WebsocketConsumer):
@@ -170,8 +171,8 @@ def test_an_application_that_does_not_import() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: ASGIStaticFilesHandler(DJANGO),  # Django alone serves no websocket
-        lambda: ProtocolTypeRouter({"http": ASGIStaticFilesHandler(DJANGO)}),
+        lambda: UploadLimitMiddleware(ASGIStaticFilesHandler(DJANGO)),  # no websocket here
+        lambda: ProtocolTypeRouter({"http": UploadLimitMiddleware(ASGIStaticFilesHandler(DJANGO))}),
         lambda: router(SameHostOriginValidator(URLRouter([path("ws/other/", bare_app)]))),
         lambda: router(
             SameHostOriginValidator(
@@ -409,3 +410,34 @@ def test_a_subclass_of_chatter_s_consumer_on_its_paths(serve: Callable[[Any], li
         ]
     )
     assert serve(router(SameHostOriginValidator(ChatterMTMiddlewareStack(routes)))) == []
+
+
+# -- W026: the upload view without UploadLimitMiddleware -------------------------------
+
+
+def test_the_upload_view_without_the_upload_limit(serve: Callable[[Any], list[str]]) -> None:
+    routes = SameHostOriginValidator(ChatterMTMiddlewareStack(chatter_routes()))
+    bare = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(DJANGO), "websocket": routes})
+    one(serve(bare), "chatter.W026")
+    with override_settings(ASGI_APPLICATION=f"{__name__}.APPLICATION"):  # still ``bare``
+        [message] = checks_asgi.check_upload_limit()
+    assert checks_asgi.UPLOAD_LIMIT_SNIPPET in str(message.hint)
+    assert serve(router(routes)) == []  # wrapped, under or over the static files handler
+    over = ProtocolTypeRouter(
+        {"http": ASGIStaticFilesHandler(UploadLimitMiddleware(DJANGO)), "websocket": routes}
+    )
+    assert serve(over) == []
+
+
+def test_the_upload_limit_check_says_nothing_it_cannot_know(
+    serve: Callable[[Any], list[str]],
+) -> None:
+    routes = SameHostOriginValidator(ChatterMTMiddlewareStack(chatter_routes()))
+    # Another package's layer may hold the limit itself; no HTTP side at all serves no upload.
+    assert serve(ProtocolTypeRouter({"http": Unknown(DJANGO), "websocket": routes})) == []
+    assert "chatter.W026" not in serve(ProtocolTypeRouter({"websocket": routes}))
+    with override_settings(ROOT_URLCONF=__name__):  # a project without Chatter's URLs
+        assert checks_asgi.check_upload_limit() == []
+
+
+urlpatterns: list[Any] = []

@@ -19,7 +19,7 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
-from chatter import rooms, utils
+from chatter import rooms, upload_limit, utils
 from chatter.models import Room
 from chatter.utils import (
     ChatterMTMiddlewareStack,
@@ -82,7 +82,9 @@ def test_public_names() -> None:
         "ChatterMTMiddlewareStack",
         "create_room",
         "SameHostOriginValidator",
+        "UploadLimitMiddleware",
     }
+    assert utils.UploadLimitMiddleware is upload_limit.UploadLimitMiddleware
 
 
 async def test_schema_middleware_single_tenant() -> None:
