@@ -56,14 +56,16 @@ def fill(cursor: Any, messages: int, rooms: int, member_of: int) -> dict[str, fl
     )
     # Room i: user0 (the searcher) in the first member_of rooms, and users i+1 .. i+4.
     cursor.execute(
-        "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted) "
-        "SELECT r.id, u.id, now(), 0, false FROM chatter_room r "
+        "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted, "
+        "emailed_seq) "
+        "SELECT r.id, u.id, now(), 0, false, 0 FROM chatter_room r "
         "CROSS JOIN generate_series(1, 4) k "
         "JOIN auth_user u ON u.username = 'user' || (1 + (substr(r.name, 5)::int + k) %% 999)",
         [],
     )
     cursor.execute(
-        "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted) "
+        "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted, "
+        "emailed_seq) "
         "SELECT r.id, (SELECT id FROM auth_user WHERE username = 'user0'), now(), 0, false "
         "FROM chatter_room r WHERE substr(r.name, 5)::int < %s",
         [member_of],
@@ -77,10 +79,11 @@ def fill(cursor: Any, messages: int, rooms: int, member_of: int) -> dict[str, fl
     per_room = messages // rooms
     # Each room's four other members send a quarter of its messages each.
     cursor.execute(
-        "INSERT INTO chatter_message (room_id, sender_id, seq, text, created_at, kind, change) "  # noqa: S608 (constant SQL)
+        "INSERT INTO chatter_message (room_id, sender_id, seq, text, created_at, kind, change, "  # noqa: S608 (constant SQL)
+        "files) "
         "SELECT m.room_id, m.user_id, (m.rn - 1) * %s + g, "
         f"{WORD_SQL}, "
-        "now() - random() * interval '365 days', '', 0 "
+        "now() - random() * interval '365 days', '', 0, 0 "
         "FROM (SELECT room_id, user_id, "
         "      row_number() OVER (PARTITION BY room_id ORDER BY user_id) rn "
         "      FROM chatter_membership "

@@ -271,14 +271,16 @@ def test_the_search_uses_the_gin_index(alice: Any, bob: Any) -> None:
             "0, now(), now() FROM generate_series(1, 300) i"
         )
         cursor.execute(
-            "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted) "
-            "SELECT id, %s, now(), 0, false FROM chatter_room ORDER BY name LIMIT 50",
+            "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted, "
+            "emailed_seq) "
+            "SELECT id, %s, now(), 0, false, 0 FROM chatter_room ORDER BY name LIMIT 50",
             [alice.pk],
         )
         cursor.execute(
-            "INSERT INTO chatter_message (room_id, sender_id, seq, text, created_at, kind, change) "
+            "INSERT INTO chatter_message (room_id, sender_id, seq, text, created_at, kind, change, "
+            "files) "
             "SELECT r.id, %s, g, 'word' || abs((g * 7919 + hashtext(r.id::text)) %% 3000) || "
-            "' common ' || md5(g::text), now(), '', 0 "
+            "' common ' || md5(g::text), now(), '', 0, 0 "
             "FROM chatter_room r CROSS JOIN generate_series(1, 100) g",
             [bob.pk],
         )
