@@ -66,7 +66,7 @@ def fill(cursor: Any, messages: int, rooms: int, member_of: int) -> dict[str, fl
     cursor.execute(
         "INSERT INTO chatter_membership (room_id, user_id, joined_at, last_read_seq, muted, "
         "emailed_seq) "
-        "SELECT r.id, (SELECT id FROM auth_user WHERE username = 'user0'), now(), 0, false "
+        "SELECT r.id, (SELECT id FROM auth_user WHERE username = 'user0'), now(), 0, false, 0 "
         "FROM chatter_room r WHERE substr(r.name, 5)::int < %s",
         [member_of],
     )
