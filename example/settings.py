@@ -150,7 +150,7 @@ CHATTER_NOTIFY_DELAY = int(os.environ.get("CHATTER_NOTIFY_DELAY", "600"))
 # this file on its first run (manage.py chatter_vapid_keys); without that file push is off.
 # The browser tests give theirs as JSON in CHATTER_PUSH_JSON.
 try:
-    from vapid_keys import CHATTER_PUSH
+    from vapid_keys import CHATTER_PUSH  # type: ignore[import-not-found,unused-ignore]
 except ImportError:
     CHATTER_PUSH = None
 if os.environ.get("CHATTER_PUSH_JSON"):
