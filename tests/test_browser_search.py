@@ -88,6 +88,8 @@ def test_search_in_one_room_from_its_header_on_a_phone(site: Any, pages: Any) ->
     expect(link).to_be_visible()
     # The header still fits the phone's width with its new link.
     assert header.evaluate("h => h.scrollWidth <= h.clientWidth + 1")
+    # ...and so does the page (the demo's nav and the header's actions wrap, not overflow).
+    assert bob.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     link.click()
     box = bob.locator("#chatter-msg-search-q")
     expect(box).to_be_focused(timeout=60_000)
