@@ -137,6 +137,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The demo keeps Chatter's limits; benchmarks lift them through the environment.
 CHATTER_RATE_LIMIT_MESSAGES = int(os.environ.get("CHATTER_RATE_LIMIT_MESSAGES", "20"))
 CHATTER_MAX_SOCKETS_PER_USER = int(os.environ.get("CHATTER_MAX_SOCKETS_PER_USER", "20"))
+# Some kinds of CHATTER_FRAME_LIMITS as JSON, e.g. '{"upload": [100, 60]}' (the rest keep
+# their defaults): the browser tests send more files a minute than a person does.
+if os.environ.get("CHATTER_FRAME_LIMITS_JSON"):
+    CHATTER_FRAME_LIMITS = {
+        kind: tuple(limit)
+        for kind, limit in json.loads(os.environ["CHATTER_FRAME_LIMITS_JSON"]).items()
+    }
 
 # Chatter's pages inside the demo's layout (navigation, log out).
 CHATTER_BASE_TEMPLATE = "demo/base.html"

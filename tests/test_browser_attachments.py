@@ -61,7 +61,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     media = tmp_path_factory.mktemp("media")
     with servers.database("browser_attach") as name:
         env = servers.server_env(
-            name, CHATTER_RATE_LIMIT_MESSAGES="1000", CHATTER_MEDIA_ROOT=str(media)
+            name,
+            CHATTER_RATE_LIMIT_MESSAGES="1000",
+            # Taking the docs' screenshots sends more files than ten a minute.
+            CHATTER_FRAME_LIMITS_JSON='{"upload": [1000, 60]}',
+            CHATTER_MEDIA_ROOT=str(media),
         )
         servers.manage(env, "migrate", "--noinput")
         servers.manage(env, "demo_users")
