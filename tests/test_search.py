@@ -364,3 +364,11 @@ def test_the_reindex_command_needs_postgresql() -> None:
     with pytest.raises(CommandError, match="PostgreSQL only"):
         call_command("chatter_search_reindex")
     assert check_search_index(databases=["default"]) == []
+
+
+def test_reindexing_every_schema_needs_django_tenants() -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--all-schemas needs django-tenants"):
+        call_command("chatter_search_reindex", "--all-schemas")

@@ -22,14 +22,25 @@ from chatter.types import User
 class ChatterCommand(BaseCommand):
     """Base of the ``chatter_*`` commands: shared options and the call of :meth:`run`."""
 
+    #: Whether the command also takes ``--all-schemas`` (django-tenants: every tenant's
+    #: schema in turn, see :meth:`run_each`).
+    takes_all_schemas = False
+
     def add_arguments(self, parser: CommandParser) -> None:
-        """Add the options every Chatter command takes: ``--schema NAME``."""
+        """Add the options every Chatter command takes: ``--schema NAME`` (and, where
+        :attr:`takes_all_schemas`, ``--all-schemas``)."""
         parser.add_argument(
             "--schema",
             metavar="NAME",
             default=None,
             help="With django-tenants: work in the tenant whose schema is NAME.",
         )
+        if self.takes_all_schemas:
+            parser.add_argument(
+                "--all-schemas",
+                action="store_true",
+                help="With django-tenants: work in every tenant's schema, one after another.",
+            )
 
     def handle(self, *args: Any, **options: Any) -> str | None:
         """Run the command; the one place that sets up what all commands share.
@@ -38,6 +49,12 @@ class ChatterCommand(BaseCommand):
         after checking (in the public schema) that a tenant has it; otherwise nothing runs.
         """
         schema_name = options.get("schema")
+        if options.get("all_schemas"):
+            if schema_name is not None:
+                raise CommandError("Pass either --schema or --all-schemas, not both.")
+            if not tenancy.is_multitenant():
+                raise CommandError("--all-schemas needs django-tenants, which is not configured.")
+            return self.run_each(tenant_schemas(), *args, **options)
         if schema_name is None:
             if tenancy.is_multitenant() and not _has_chatter_tables():
                 raise CommandError(
@@ -60,6 +77,14 @@ class ChatterCommand(BaseCommand):
     def run(self, *args: Any, **options: Any) -> str | None:
         """Do the command's work; subclasses implement it."""
         raise NotImplementedError("ChatterCommand subclasses must implement run().")
+
+    def run_each(self, schema_names: list[str], *args: Any, **options: Any) -> str | None:
+        """``--all-schemas``: :meth:`run` in each of ``schema_names`` in turn (with
+        ``options["schema"]`` set to it); the first failure stops the rest."""
+        for schema_name in schema_names:
+            with tenancy.schema(schema_name):
+                self.run(*args, **{**options, "schema": schema_name})
+        return None
 
 
 def _has_chatter_tables() -> bool:

@@ -56,3 +56,22 @@ def test_the_reindex_command_works_in_one_tenants_schema(alpha: TenantInfo) -> N
     assert search_index.indexed_config() is None  # the public schema has no messages
     with schema_context("alpha"):
         assert search_index.indexed_config() == "simple"
+
+
+def test_the_reindex_command_works_in_every_tenants_schema(alpha: TenantInfo) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from chatter import search_index
+    from chatter.management.base import tenant_schemas
+
+    out = StringIO()
+    call_command("chatter_search_reindex", "--all-schemas", stdout=out)
+    schemas = tenant_schemas()
+    assert "alpha" in schemas and len(schemas) >= 2
+    lines = out.getvalue().splitlines()
+    assert [line.split("]")[0].lstrip("[") for line in lines] == schemas
+    for name in schemas:
+        with schema_context(name):
+            assert search_index.indexed_config() == "simple"

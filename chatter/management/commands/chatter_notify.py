@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from chatter import notify_mail, tenancy
-from chatter.management.base import ChatterCommand, tenant_schemas
+from chatter.management.base import ChatterCommand
 
 
 class Command(ChatterCommand):
@@ -20,35 +20,26 @@ class Command(ChatterCommand):
         "CHATTER_NOTIFY_DELAY (muted rooms and users who opted out get none)."
     )
 
+    takes_all_schemas = True
+
     def add_arguments(self, parser: CommandParser) -> None:
-        """Add --all-schemas and --dry-run to --schema."""
+        """Add --dry-run to --schema and --all-schemas."""
         super().add_arguments(parser)
-        parser.add_argument(
-            "--all-schemas",
-            action="store_true",
-            help="With django-tenants: send the digests of every tenant, one after another.",
-        )
         parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Print who would get a digest; send nothing and mark nothing as e-mailed.",
         )
 
-    def handle(self, *args: Any, **options: Any) -> str | None:
-        """Run for one schema (or none), or with --all-schemas for each tenant's."""
-        if not options["all_schemas"]:
-            return super().handle(*args, **options)
-        if options.get("schema") is not None:
-            raise CommandError("Pass either --schema or --all-schemas, not both.")
-        if not tenancy.is_multitenant():
-            raise CommandError("--all-schemas needs django-tenants, which is not configured.")
+    def run_each(self, schema_names: list[str], *args: Any, **options: Any) -> None:
+        """--all-schemas: every tenant's digests, one after another; a tenant whose
+        digests failed does not stop the others."""
         failed = 0
-        for schema_name in tenant_schemas():
+        for schema_name in schema_names:
             with tenancy.schema(schema_name):
                 failed += self._send(schema_name, options)
         if failed:
             raise CommandError(f"{failed} digest(s) could not be sent; see the log.")
-        return None
 
     def run(self, *args: Any, **options: Any) -> None:
         """Send this schema's digests."""

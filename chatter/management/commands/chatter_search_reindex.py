@@ -1,4 +1,4 @@
-"""``manage.py chatter_search_reindex [--schema NAME]``."""
+"""``manage.py chatter_search_reindex [--schema NAME | --all-schemas]``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from chatter.management.base import ChatterCommand
 class Command(ChatterCommand):
     help = (
         "Rebuild the message search's column and GIN index with CHATTER_SEARCH_CONFIG "
-        "(PostgreSQL; once per tenant's schema with --schema). It computes the column for "
-        "every message and locks the messages table meanwhile."
+        "(PostgreSQL; in a tenant's schema with --schema, in each with --all-schemas). It "
+        "computes the column for every message and locks the messages table meanwhile."
     )
+    takes_all_schemas = True
 
     def run(self, *args: Any, **options: Any) -> None:
         """Drop and make the column again, in one transaction."""
@@ -32,4 +33,5 @@ class Command(ChatterCommand):
         with transaction.atomic():
             search_index.drop(connection)
             search_index.create(connection, config)
-        self.stdout.write(f"Search index rebuilt with {config!r} (it was {before!r}).")
+        where = f"[{options['schema']}] " if options.get("schema") else ""
+        self.stdout.write(f"{where}Search index rebuilt with {config!r} (it was {before!r}).")
