@@ -253,7 +253,9 @@ def check_search_index(
                         "CHATTER_SEARCH_CONFIG is %(config)r: searches miss words."
                     )
                     % {"indexed": indexed, "config": config},
-                    hint=_("Run manage.py chatter_search_reindex (once per tenant's schema)."),
+                    hint=_(
+                        "Run manage.py chatter_search_reindex (with django-tenants: --all-schemas)."
+                    ),
                     id="chatter.W031",
                 )
             )
